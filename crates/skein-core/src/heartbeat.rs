@@ -23,7 +23,9 @@ pub const GOSSIP_REMEMBERED_MAX: usize = 64;
 /// The longest gossip or echo text accepted, in bytes.
 pub const TEXT_BYTES_MAX: usize = 1024;
 
+/// Keys left out of the config file keep their defaults; unknown keys are refused.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct HeartbeatConfig {
     pub tick_interval_ms: u64,
     pub peer_timeout_ms: u64,

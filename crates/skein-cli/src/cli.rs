@@ -1,0 +1,79 @@
+//! Every `skein` command and flag.
+
+use crate::{cluster, node_cmd, request_cmd, status_cmd, EXIT_USAGE};
+use clap::{Parser, Subcommand};
+use skein_node::Service;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "skein",
+    version,
+    about = "Build, run and break fault-tolerant distributed systems",
+    long_about = "skein runs replicated services on one runtime and lets you see and test how they \
+                  survive crashes, partitions, corrupted state and lying replicas.\n\n\
+                  Quick start:\n  skein cluster up            boot a 4-node local cluster and print its URLs\n  \
+                  skein status --cluster      one table with every node's state\n  \
+                  skein cluster kill 3        SIGKILL node 3 (then: skein cluster restart 3)\n  \
+                  skein services              list the services --service accepts"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run one node in the foreground (what `cluster up` starts for each id).
+    Node(node_cmd::NodeArgs),
+    /// Boot, stop and break a cluster of local node processes.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
+    /// Show a node's status, or every node's with --cluster.
+    Status(status_cmd::StatusArgs),
+    /// Send one request to a node's service and print the reply.
+    Request(request_cmd::RequestArgs),
+    /// List the services this binary can run.
+    Services,
+}
+
+pub fn run(cli: Cli, services: &[Service]) -> ExitCode {
+    let result = match cli.command {
+        Command::Node(args) => return node_cmd::run(args, services),
+        Command::Cluster(command) => cluster::run(command, services),
+        Command::Status(args) => status_cmd::run(args),
+        Command::Request(args) => request_cmd::run(args),
+        Command::Services => {
+            for service in services {
+                println!("{:<12} {}", service.name, service.summary);
+            }
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            match error.downcast_ref::<UsageError>() {
+                Some(_) => ExitCode::from(EXIT_USAGE),
+                None => ExitCode::FAILURE,
+            }
+        }
+    }
+}
+
+/// An error the user fixes by changing the command: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Finds a service by name, or says which names exist.
+pub fn find_service<'a>(
+    services: &'a [Service],
+    name: &str,
+) -> Result<&'a Service, skein_node::ConfigError> {
+    services.iter().find(|s| s.name == name).ok_or_else(|| {
+        let names: Vec<&str> = services.iter().map(|s| s.name).collect();
+        skein_node::ConfigError::new("service", name, format!("one of: {}", names.join(", ")))
+    })
+}

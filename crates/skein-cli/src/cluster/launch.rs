@@ -1,0 +1,313 @@
+//! `cluster up` and `cluster restart`: spawning nodes and waiting for them.
+
+use super::process;
+use super::state::{ClusterState, NodeRecord, NodeState};
+use super::{DirArg, STOP_GRACE};
+use crate::cli::{find_service, UsageError};
+use crate::http::{block_on, client, fetch_status};
+use anyhow::Context;
+use clap::Args;
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use indicatif::{ProgressBar, ProgressStyle};
+use skein_node::{PortBases, Service};
+use std::fs::OpenOptions;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const NODES_MAX: u16 = 99;
+
+#[derive(Args, Debug)]
+pub struct UpArgs {
+    /// How many nodes, with ids 1..=N.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=NODES_MAX as i64))]
+    pub nodes: u16,
+    /// The service every node runs (see `skein services`).
+    #[arg(long, default_value = "heartbeat", env = "SKEIN_SERVICE")]
+    pub service: String,
+    #[command(flatten)]
+    pub dir: DirArg,
+    /// Added to every port base, to run clusters side by side (node 1 of offset 10000 uses 13001, 14001, 15001, 17001).
+    #[arg(long, default_value_t = 0)]
+    pub port_offset: u16,
+    /// Start the nodes and return; stop them later with `skein cluster down`.
+    #[arg(long)]
+    pub detach: bool,
+    /// Delete the nodes' data from earlier runs first.
+    #[arg(long)]
+    pub fresh: bool,
+    /// Give up if the nodes do not all answer within this many seconds.
+    #[arg(long, default_value_t = 30)]
+    pub ready_timeout_secs: u64,
+    /// TOML config file passed to every node.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Extra `skein node` flags for every node, after `--` (e.g. -- --peer-timeout-ms 800).
+    #[arg(last = true)]
+    pub node_args: Vec<String>,
+}
+
+pub fn up(args: UpArgs, services: &[Service]) -> anyhow::Result<()> {
+    find_service(services, &args.service).map_err(|e| UsageError(e.to_string()))?;
+    let bases = PortBases::shifted(args.port_offset).map_err(|e| UsageError(e.to_string()))?;
+    let dir = args.dir.dir.clone();
+    if let Ok(mut existing) = ClusterState::load(&dir) {
+        if existing
+            .nodes
+            .iter()
+            .any(|n| process::is_our_node(n.pid, n.id))
+        {
+            return Err(UsageError(format!(
+                "a cluster is already running in {}; stop it with `skein cluster down --dir {}`",
+                dir.display(),
+                dir.display()
+            ))
+            .into());
+        }
+        existing.nodes.clear();
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let data = dir.join("data");
+    if args.fresh && data.exists() {
+        std::fs::remove_dir_all(&data)
+            .with_context(|| format!("cannot delete {}", data.display()))?;
+    }
+    let executable = std::env::current_exe()
+        .context("cannot find the running executable to start nodes with")?;
+    let peers: Vec<String> = (1..=args.nodes).map(|i| i.to_string()).collect();
+    let mut cluster = ClusterState {
+        service: args.service.clone(),
+        executable,
+        nodes: Vec::new(),
+    };
+    let mut children = Vec::new();
+    for id in 1..=args.nodes {
+        let mut node_args = vec![
+            "node".to_string(),
+            "--id".into(),
+            id.to_string(),
+            "--service".into(),
+            args.service.clone(),
+            "--peers".into(),
+            peers.join(","),
+            "--port-offset".into(),
+            args.port_offset.to_string(),
+            "--data-dir".into(),
+            data.join(format!("node-{id}")).display().to_string(),
+        ];
+        if let Some(config) = &args.config {
+            node_args.extend(["--config".into(), config.display().to_string()]);
+        }
+        node_args.extend(args.node_args.iter().cloned());
+        let record = NodeRecord {
+            id,
+            pid: 0,
+            state: NodeState::Running,
+            args: node_args,
+            api: format!("http://127.0.0.1:{}", bases.api + id),
+            metrics: format!("http://127.0.0.1:{}/metrics", bases.metrics + id),
+            log: dir.join(format!("node-{id}.log")),
+        };
+        let child = spawn(&cluster.executable, &record)?;
+        cluster.nodes.push(NodeRecord {
+            pid: child.id(),
+            ..record
+        });
+        children.push(child);
+    }
+    cluster.save(&dir)?;
+    let ids: Vec<u16> = cluster.nodes.iter().map(|n| n.id).collect();
+    if let Err(error) = wait_ready(&cluster, &ids, Duration::from_secs(args.ready_timeout_secs)) {
+        stop_all(&mut cluster);
+        cluster.save(&dir)?;
+        return Err(error);
+    }
+    println!("{}", url_table(&cluster));
+    if args.detach {
+        println!(
+            "{} nodes running in the background; stop them with `skein cluster down --dir {}`",
+            args.nodes,
+            dir.display()
+        );
+        return Ok(());
+    }
+    println!(
+        "{} nodes running; logs in {}. Press Ctrl-C to stop them all.",
+        args.nodes,
+        dir.display()
+    );
+    supervise(&dir, children)
+}
+
+fn spawn(executable: &Path, record: &NodeRecord) -> anyhow::Result<Child> {
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&record.log)
+        .with_context(|| format!("cannot open {}", record.log.display()))?;
+    Command::new(executable)
+        .args(&record.args)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        // Own process group: a Ctrl-C in the terminal reaches the launcher,
+        // which then stops the nodes in order, instead of killing them mid-write.
+        .process_group(0)
+        .spawn()
+        .with_context(|| {
+            format!(
+                "cannot start node {} with {}",
+                record.id,
+                executable.display()
+            )
+        })
+}
+
+/// Waits until every listed node answers `/api/v1/status`, with a progress bar.
+fn wait_ready(cluster: &ClusterState, ids: &[u16], timeout: Duration) -> anyhow::Result<()> {
+    let bar = ProgressBar::new(ids.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} waiting for nodes [{bar:24}] {pos}/{len} ready {msg}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(Duration::from_millis(100));
+    let http = client(Duration::from_millis(500));
+    let deadline = Instant::now() + timeout;
+    let mut waiting: Vec<&NodeRecord> = cluster
+        .nodes
+        .iter()
+        .filter(|n| ids.contains(&n.id))
+        .collect();
+    let result = block_on(async {
+        while !waiting.is_empty() {
+            let mut still = Vec::new();
+            for node in waiting {
+                if fetch_status(&http, &node.api).await.is_ok() {
+                    bar.inc(1);
+                    continue;
+                }
+                if !process::is_alive(node.pid) {
+                    anyhow::bail!(
+                        "node {} exited during start-up; its log {} ends with:\n{}",
+                        node.id,
+                        node.log.display(),
+                        log_tail(&node.log)
+                    );
+                }
+                still.push(node);
+            }
+            waiting = still;
+            if Instant::now() > deadline && !waiting.is_empty() {
+                let ids: Vec<u16> = waiting.iter().map(|n| n.id).collect();
+                anyhow::bail!(
+                    "nodes {ids:?} did not answer within {timeout:?}; node {}'s log ends with:\n{}",
+                    waiting[0].id,
+                    log_tail(&waiting[0].log)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
+    });
+    bar.finish_and_clear();
+    result
+}
+
+fn log_tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(10)..].join("\n")
+}
+
+fn url_table(cluster: &ClusterState) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_header(["node", "service", "API", "docs", "metrics", "pid", "log"]);
+    for node in &cluster.nodes {
+        table.add_row([
+            node.id.to_string(),
+            cluster.service.clone(),
+            node.api.clone(),
+            format!("{}/docs", node.api),
+            node.metrics.clone(),
+            node.pid.to_string(),
+            node.log.display().to_string(),
+        ]);
+    }
+    table
+}
+
+/// Keeps the launcher alive until SIGINT/SIGTERM, reaping nodes that exit.
+fn supervise(dir: &Path, mut children: Vec<Child>) -> anyhow::Result<()> {
+    block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut reap = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = terminate.recv() => break,
+                _ = reap.tick() => children.retain_mut(|c| matches!(c.try_wait(), Ok(None))),
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    println!("\nstopping the cluster...");
+    // Restarts from other shells change pids: trust the state file, not our children.
+    let mut cluster = ClusterState::load(dir)?;
+    let killed = stop_all(&mut cluster);
+    for child in &mut children {
+        let _ = child.wait();
+    }
+    cluster.save(dir)?;
+    println!(
+        "stopped {} nodes{}",
+        cluster.nodes.len(),
+        if killed > 0 {
+            format!(" ({killed} needed SIGKILL)")
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
+}
+
+/// Stops every node concurrently; returns how many needed SIGKILL.
+pub fn stop_all(cluster: &mut ClusterState) -> usize {
+    let stoppers: Vec<_> = cluster
+        .nodes
+        .iter()
+        .map(|node| {
+            let (pid, id) = (node.pid, node.id);
+            std::thread::spawn(move || process::stop(pid, id, STOP_GRACE))
+        })
+        .collect();
+    let forced = stoppers
+        .into_iter()
+        .map(|s| s.join().unwrap_or(false))
+        .filter(|&killed| killed)
+        .count();
+    for node in &mut cluster.nodes {
+        node.state = NodeState::Stopped;
+    }
+    forced
+}
+
+pub fn restart(dir: &Path, id: u16) -> anyhow::Result<()> {
+    let mut cluster = ClusterState::load(dir)?;
+    let executable = cluster.executable.clone();
+    let node = cluster.node_mut(id)?;
+    process::stop(node.pid, node.id, STOP_GRACE);
+    let child = spawn(&executable, node)?;
+    node.pid = child.id();
+    node.state = NodeState::Running;
+    cluster.save(dir)?;
+    wait_ready(&cluster, &[id], Duration::from_secs(30))?;
+    println!("node {id} restarted (pid {})", child.id());
+    Ok(())
+}

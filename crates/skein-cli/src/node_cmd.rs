@@ -1,0 +1,159 @@
+//! `skein node`: run one node in the foreground until SIGINT or SIGTERM.
+
+use crate::cli::find_service;
+use crate::EXIT_USAGE;
+use clap::Args;
+use skein_node::{CancellationToken, NodeOverrides, NodeSettings, PortBases, Service};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Settings come from flags, then `SKEIN_*` environment variables, then the
+/// `--config` TOML file, then defaults. A node listens on base + id for each
+/// port: metrics 3000+id, REST API 4000+id, TCP 5000+id, UDP 7000+id.
+#[derive(Args, Debug, Clone, Default)]
+pub struct NodeArgs {
+    /// This node's id, 1 to 999.
+    #[arg(long, env = "SKEIN_ID")]
+    pub id: Option<u16>,
+    /// The service to run (see `skein services`) [default: heartbeat].
+    #[arg(long, env = "SKEIN_SERVICE")]
+    pub service: Option<String>,
+    /// Cluster members, comma-separated: ID, ID@HOST or ID@HOST:TCP_PORT:UDP_PORT. This node's own id may be listed.
+    #[arg(long, env = "SKEIN_PEERS", value_delimiter = ',')]
+    pub peers: Option<Vec<String>>,
+    /// TOML file with node settings as top-level keys and the service's settings in a table named after it.
+    #[arg(long, env = "SKEIN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1].
+    #[arg(long, env = "SKEIN_BIND")]
+    pub bind: Option<String>,
+    /// Added to every default port base (so node 1 of offset 10000 uses 13001, 14001, 15001, 17001).
+    #[arg(long, env = "SKEIN_PORT_OFFSET")]
+    pub port_offset: Option<u16>,
+    /// Metrics port base [default: 3000].
+    #[arg(long, env = "SKEIN_METRICS_BASE")]
+    pub metrics_base: Option<u16>,
+    /// REST API port base [default: 4000].
+    #[arg(long, env = "SKEIN_API_BASE")]
+    pub api_base: Option<u16>,
+    /// TCP channel port base [default: 5000].
+    #[arg(long, env = "SKEIN_STREAM_BASE")]
+    pub stream_base: Option<u16>,
+    /// UDP channel port base [default: 7000].
+    #[arg(long, env = "SKEIN_DATAGRAM_BASE")]
+    pub datagram_base: Option<u16>,
+    /// Where the node keeps durable state [default: .skein/data/node-ID].
+    #[arg(long, env = "SKEIN_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// error, warn, info, debug, trace, or a tracing filter [default: info].
+    #[arg(long, env = "SKEIN_LOG")]
+    pub log_level: Option<String>,
+    /// Log JSON lines instead of text.
+    #[arg(long, env = "SKEIN_LOG_JSON")]
+    pub log_json: bool,
+    /// Write logs to DIR/node-ID.log instead of stderr.
+    #[arg(long, env = "SKEIN_LOG_DIR")]
+    pub log_dir: Option<PathBuf>,
+    /// A peer not heard from for this long is reported down [default: 1500].
+    #[arg(long, env = "SKEIN_PEER_TIMEOUT_MS")]
+    pub peer_timeout_ms: Option<u64>,
+    /// Frames queued per peer before the oldest is dropped [default: 1024].
+    #[arg(long, env = "SKEIN_SEND_QUEUE_MAX")]
+    pub send_queue_max: Option<usize>,
+    /// How long a client request may wait for its reply [default: 5000].
+    #[arg(long, env = "SKEIN_REQUEST_TIMEOUT_MS")]
+    pub request_timeout_ms: Option<u64>,
+    /// Largest frame payload accepted or sent [default: 1048576].
+    #[arg(long, env = "SKEIN_FRAME_BYTES_MAX")]
+    pub frame_bytes_max: Option<usize>,
+}
+
+impl NodeArgs {
+    /// The flag/environment layer. `--port-offset` fills the bases not given explicitly.
+    pub fn overrides(&self) -> Result<NodeOverrides, skein_node::ConfigError> {
+        let shifted = self.port_offset.map(PortBases::shifted).transpose()?;
+        Ok(NodeOverrides {
+            id: self.id,
+            service: self.service.clone(),
+            peers: self.peers.clone(),
+            bind: self.bind.clone(),
+            metrics_base: self.metrics_base.or(shifted.map(|b| b.metrics)),
+            api_base: self.api_base.or(shifted.map(|b| b.api)),
+            stream_base: self.stream_base.or(shifted.map(|b| b.stream)),
+            datagram_base: self.datagram_base.or(shifted.map(|b| b.datagram)),
+            data_dir: self.data_dir.clone(),
+            log_level: self.log_level.clone(),
+            log_json: self.log_json.then_some(true),
+            log_dir: self.log_dir.clone(),
+            peer_timeout_ms: self.peer_timeout_ms,
+            send_queue_max: self.send_queue_max,
+            request_timeout_ms: self.request_timeout_ms,
+            frame_bytes_max: self.frame_bytes_max,
+        })
+    }
+
+    pub fn settings(&self) -> Result<NodeSettings, skein_node::ConfigError> {
+        let (file, sections) = match &self.config {
+            Some(path) => NodeOverrides::from_toml(path)?,
+            None => (NodeOverrides::default(), toml::Table::new()),
+        };
+        NodeSettings::resolve(self.overrides()?.or(file), sections)
+    }
+}
+
+pub fn run(args: NodeArgs, services: &[Service]) -> ExitCode {
+    let prepared = args.settings().and_then(|settings| {
+        let service = *find_service(services, &settings.service)?;
+        Ok((settings, service))
+    });
+    let (settings, service) = match prepared {
+        Ok(ready) => ready,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let log_name = format!("node-{}.log", settings.id);
+    let _log_guard = match skein_node::logging::init(
+        &settings.log_level,
+        settings.log_json,
+        settings.log_dir.as_deref(),
+        &log_name,
+    ) {
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!("error: cannot open the log directory: {error}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts");
+    let result = runtime.block_on(async move {
+        let shutdown = CancellationToken::new();
+        tokio::spawn(stop_on_signal(shutdown.clone()));
+        service.run(settings, shutdown).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "node failed");
+            eprintln!("error: {error}");
+            match error {
+                skein_node::NodeError::Config(_) => ExitCode::from(EXIT_USAGE),
+                _ => ExitCode::FAILURE,
+            }
+        }
+    }
+}
+
+async fn stop_on_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping"),
+        _ = terminate.recv() => tracing::info!("SIGTERM: stopping"),
+    }
+    shutdown.cancel();
+}

@@ -1,0 +1,200 @@
+//! Real `skein` processes on loopback: a 4-node cluster sees every peer,
+//! notices a SIGKILLed node and a paused one, and takes a restarted node back
+//! with its durable state.
+//!
+//! Each test uses its own port offset so the suite runs in parallel.
+
+use skein_cli::http::{block_on, client, fetch_status};
+use skein_node::api::StatusResponse;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const SKEIN: &str = env!("CARGO_BIN_EXE_skein");
+/// A deadline for convergence, not a performance claim: generous for slow CI.
+const CONVERGE_WITHIN: Duration = Duration::from_secs(20);
+
+fn skein(args: &[&str]) -> Output {
+    Command::new(SKEIN)
+        .args(args)
+        .env_remove("SKEIN_ID")
+        .output()
+        .expect("skein runs")
+}
+
+/// Stops the cluster even when an assertion fails, so no node outlives the test.
+struct Cluster {
+    dir: PathBuf,
+    api_base: u16,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        skein(&["cluster", "down", "--dir", self.dir.to_str().unwrap()]);
+    }
+}
+
+impl Cluster {
+    fn up(dir: &Path, nodes: u16, port_offset: u16) -> Cluster {
+        let out = skein(&[
+            "cluster",
+            "up",
+            "--detach",
+            "--fresh",
+            "--nodes",
+            &nodes.to_string(),
+            "--dir",
+            dir.to_str().unwrap(),
+            "--port-offset",
+            &port_offset.to_string(),
+            "--",
+            "--peer-timeout-ms",
+            "1000",
+        ]);
+        let cluster = Cluster {
+            dir: dir.to_path_buf(),
+            api_base: 4000 + port_offset,
+        };
+        assert!(
+            out.status.success(),
+            "cluster up failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let table = String::from_utf8_lossy(&out.stdout);
+        for id in 1..=nodes {
+            assert!(
+                table.contains(&format!("http://127.0.0.1:{}/docs", cluster.api_base + id)),
+                "URL table lacks node {id}:\n{table}"
+            );
+        }
+        cluster
+    }
+
+    fn act(&self, verb: &str, node: u16) {
+        let out = skein(&[
+            "cluster",
+            verb,
+            &node.to_string(),
+            "--dir",
+            self.dir.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "cluster {verb} {node}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn status(&self, id: u16) -> Option<StatusResponse> {
+        let http = client(Duration::from_millis(500));
+        block_on(fetch_status(
+            &http,
+            &format!("http://127.0.0.1:{}", self.api_base + id),
+        ))
+        .ok()
+    }
+
+    /// Polls until `check` holds for every listed node's status.
+    fn wait_until(&self, ids: &[u16], what: &str, check: impl Fn(&StatusResponse) -> bool) {
+        let deadline = Instant::now() + CONVERGE_WITHIN;
+        loop {
+            let statuses: Vec<_> = ids.iter().map(|&id| self.status(id)).collect();
+            if statuses.iter().all(|s| s.as_ref().is_some_and(&check)) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not within {CONVERGE_WITHIN:?}: {what}; last statuses: {statuses:#?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn peer_up(status: &StatusResponse, peer: u16) -> bool {
+    status.peers.iter().any(|p| p.id == peer && p.up)
+}
+
+fn incarnation(status: &StatusResponse) -> u64 {
+    status.protocol["incarnation"]
+        .as_u64()
+        .expect("heartbeat status has an incarnation")
+}
+
+#[test]
+fn four_nodes_see_each_other_notice_a_kill_and_take_the_node_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::up(dir.path(), 4, 40_000);
+    let all = [1, 2, 3, 4];
+    cluster.wait_until(&all, "every node sees every peer", |s| {
+        s.peers.len() == 3 && s.peers.iter().all(|p| p.up)
+    });
+    let before = incarnation(&cluster.status(3).unwrap());
+
+    cluster.act("kill", 3);
+    assert!(
+        cluster.status(3).is_none(),
+        "a SIGKILLed node still answers"
+    );
+    cluster.wait_until(&[1, 2, 4], "the others report node 3 down", |s| {
+        !peer_up(s, 3) && s.peers.iter().filter(|p| p.up).count() == 2
+    });
+
+    cluster.act("restart", 3);
+    cluster.wait_until(&all, "node 3 rejoins", |s| s.peers.iter().all(|p| p.up));
+    assert_eq!(
+        incarnation(&cluster.status(3).unwrap()),
+        before + 1,
+        "the restart did not recover node 3's persisted incarnation"
+    );
+
+    // The status command reads the same cluster.
+    let out = skein(&["status", "--cluster", "--dir", dir.path().to_str().unwrap()]);
+    assert!(out.status.success());
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(table.matches("3/3").count(), 4, "{table}");
+}
+
+#[test]
+fn a_paused_node_is_reported_down_and_comes_back_on_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::up(dir.path(), 3, 40_100);
+    cluster.wait_until(&[1, 2, 3], "every node sees every peer", |s| {
+        s.peers.iter().all(|p| p.up)
+    });
+    cluster.act("pause", 2);
+    cluster.wait_until(&[1, 3], "node 2 is down while paused", |s| !peer_up(s, 2));
+    let out = skein(&["status", "--cluster", "--dir", dir.path().to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("paused"));
+    cluster.act("resume", 2);
+    cluster.wait_until(&[1, 2, 3], "node 2 is back", |s| {
+        s.peers.iter().all(|p| p.up)
+    });
+}
+
+#[test]
+fn down_stops_every_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::up(dir.path(), 2, 40_200);
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("cluster.json")).unwrap()).unwrap();
+    let pids: Vec<u64> = state["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["pid"].as_u64().unwrap())
+        .collect();
+    let out = skein(&["cluster", "down", "--dir", dir.path().to_str().unwrap()]);
+    assert!(out.status.success());
+    for pid in pids {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        assert!(
+            stat.is_empty() || stat.contains(") Z"),
+            "node pid {pid} still runs"
+        );
+    }
+    assert!(cluster.status(1).is_none());
+    // Starting again in the same dir works once the old one is down.
+    let again = Cluster::up(dir.path(), 2, 40_200);
+    drop(again);
+}

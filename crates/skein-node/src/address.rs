@@ -1,0 +1,95 @@
+//! Where peers listen: `ID`, `ID@HOST` or `ID@HOST:STREAM_PORT:DATAGRAM_PORT`.
+
+use crate::config::{ConfigError, PortBases};
+use skein_core::NodeId;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerSpec {
+    pub id: NodeId,
+    pub stream: SocketAddr,
+    pub datagram: SocketAddr,
+}
+
+const EXPECTED: &str = "ID, ID@HOST or ID@HOST:STREAM_PORT:DATAGRAM_PORT (e.g. 2, 2@10.0.0.2, 2@10.0.0.2:5002:7002), with ID from 1 to 999 and HOST an IP address";
+
+impl PeerSpec {
+    /// Parses one peer; ports default to the bases plus the peer's id.
+    pub fn parse(text: &str, bases: PortBases) -> Result<Self, ConfigError> {
+        let bad = || ConfigError::new("peers", text, EXPECTED);
+        let (id_text, rest) = match text.split_once('@') {
+            Some((id, rest)) => (id, Some(rest)),
+            None => (text, None),
+        };
+        let id: u16 = id_text.trim().parse().map_err(|_| bad())?;
+        if !(1..=999).contains(&id) {
+            return Err(bad());
+        }
+        let id = NodeId(id);
+        let default_ports = || {
+            Some((
+                PortBases::port(bases.stream, id)?,
+                PortBases::port(bases.datagram, id)?,
+            ))
+        };
+        let (host, ports) = match rest {
+            None => (IpAddr::V4(Ipv4Addr::LOCALHOST), default_ports()),
+            Some(rest) => {
+                let mut parts = rest.split(':');
+                let host: IpAddr = parts.next().unwrap_or("").parse().map_err(|_| bad())?;
+                let ports = match (parts.next(), parts.next(), parts.next()) {
+                    (None, None, None) => default_ports(),
+                    (Some(s), Some(d), None) => {
+                        Some((s.parse().map_err(|_| bad())?, d.parse().map_err(|_| bad())?))
+                    }
+                    _ => return Err(bad()),
+                };
+                (host, ports)
+            }
+        };
+        let (stream, datagram) = ports.ok_or_else(bad)?;
+        Ok(Self {
+            id,
+            stream: SocketAddr::new(host, stream),
+            datagram: SocketAddr::new(host, datagram),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_three_forms() {
+        let b = PortBases::default();
+        let p = PeerSpec::parse("2", b).unwrap();
+        assert_eq!(
+            (p.id, p.stream.to_string(), p.datagram.to_string()),
+            (NodeId(2), "127.0.0.1:5002".into(), "127.0.0.1:7002".into())
+        );
+        let p = PeerSpec::parse("3@10.1.2.3", b).unwrap();
+        assert_eq!(p.stream.to_string(), "10.1.2.3:5003");
+        let p = PeerSpec::parse("4@10.1.2.3:6000:6001", b).unwrap();
+        assert_eq!((p.stream.port(), p.datagram.port()), (6000, 6001));
+    }
+
+    #[test]
+    fn rejects_malformed_peers_with_the_accepted_forms() {
+        for bad in [
+            "",
+            "x",
+            "0",
+            "1000",
+            "2@",
+            "2@host",
+            "2@1.2.3.4:5",
+            "2@1.2.3.4:5:6:7",
+            "2@1.2.3.4:a:b",
+        ] {
+            let err = PeerSpec::parse(bad, PortBases::default()).unwrap_err();
+            assert_eq!(err.setting, "peers", "{bad}");
+            assert!(err.expected.contains("ID@HOST"));
+        }
+    }
+}

@@ -1,0 +1,351 @@
+//! The REST API on `4000 + id` and the metrics endpoint on `3000 + id`.
+//!
+//! Handlers do not know the protocol's types: requests and statuses cross
+//! into the core loop as JSON, where the loop (which knows `P`) converts
+//! them. That keeps the OpenAPI document static and the handlers small.
+
+use crate::config::NodeSettings;
+use crate::inbound::{ApiCommand, Inbound, RequestError};
+use crate::metrics::NodeMetrics;
+use crate::peers::{PeerStatus, PeerTable};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use skein_core::Protocol;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use utoipa::{OpenApi, ToSchema};
+use utoipa_swagger_ui::SwaggerUi;
+
+/// Request bodies larger than this are refused with 413.
+pub const REQUEST_BODY_BYTES_MAX: usize = 64 * 1024;
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct Ports {
+    pub metrics: u16,
+    pub api: u16,
+    pub stream: u16,
+    pub datagram: u16,
+}
+
+/// What never changes while a node runs.
+#[derive(Clone, Debug)]
+pub struct NodeInfo {
+    pub id: u16,
+    pub service: &'static str,
+    pub protocol_id: u16,
+    pub protocol_version: u16,
+    pub started: Instant,
+    pub ports: Ports,
+}
+
+impl NodeInfo {
+    pub fn new<P: Protocol>(settings: &NodeSettings, started: Instant) -> Self {
+        Self {
+            id: settings.id.0,
+            service: P::NAME,
+            protocol_id: P::PROTOCOL_ID,
+            protocol_version: P::VERSION,
+            started,
+            ports: Ports {
+                metrics: settings.metrics_port(),
+                api: settings.api_port(),
+                stream: settings.stream_port(),
+                datagram: settings.datagram_port(),
+            },
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct StatusResponse {
+    pub id: u16,
+    pub service: String,
+    /// skein's version.
+    pub version: String,
+    pub uptime_ms: u64,
+    pub ports: Ports,
+    pub peers: Vec<PeerStatus>,
+    /// The service's own status; its shape depends on the service.
+    #[schema(value_type = Object)]
+    pub protocol: Value,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct Capabilities {
+    pub service: String,
+    pub protocol_id: u16,
+    /// Nodes with different protocol versions cannot form a cluster.
+    pub protocol_version: u16,
+    pub envelope_version: u8,
+    pub node_version: String,
+    pub channels: Vec<String>,
+    pub endpoints: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong and what to do next.
+    pub error: String,
+    /// A stable machine-readable code.
+    pub code: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ReplyBody {
+    /// The service's reply; its shape depends on the service.
+    #[schema(value_type = Object)]
+    pub reply: Value,
+}
+
+fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let body = ErrorBody {
+        error: message.into(),
+        code: code.to_string(),
+    };
+    (status, Json(body)).into_response()
+}
+
+#[derive(Clone)]
+struct ApiState {
+    info: Arc<NodeInfo>,
+    peers: PeerTable,
+    core: mpsc::Sender<Inbound>,
+    metrics: NodeMetrics,
+    request_timeout: Duration,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "skein node API", description = "Status, capabilities and client requests of one skein node."),
+    paths(status, capabilities, submit_request),
+    components(schemas(StatusResponse, Capabilities, PeerStatus, Ports, ErrorBody, ReplyBody)),
+    tags((name = "node", description = "Every node, whatever its service"))
+)]
+pub struct ApiDoc;
+
+/// This node's identity, uptime, peers and service status.
+#[utoipa::path(get, path = "/api/v1/status", tag = "node",
+    responses((status = 200, body = StatusResponse), (status = 503, body = ErrorBody, description = "node is stopping")))]
+async fn status(State(state): State<ApiState>) -> Response {
+    let (reply, answer) = oneshot::channel();
+    if state
+        .core
+        .send(Inbound::Api(ApiCommand::Status { reply }))
+        .await
+        .is_err()
+    {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "stopping",
+            "the node is shutting down",
+        );
+    }
+    let Ok(Ok(protocol)) = tokio::time::timeout(state.request_timeout, answer).await else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "stopping",
+            "the node did not answer; it may be stopping or overloaded",
+        );
+    };
+    let info = &state.info;
+    Json(StatusResponse {
+        id: info.id,
+        service: info.service.to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        uptime_ms: info.started.elapsed().as_millis() as u64,
+        ports: info.ports.clone(),
+        peers: state.peers.snapshot(Instant::now()),
+        protocol,
+    })
+    .into_response()
+}
+
+/// The protocol and versions this node speaks, so peers and tools can refuse incompatible nodes.
+#[utoipa::path(get, path = "/api/v1/capabilities", tag = "node", responses((status = 200, body = Capabilities)))]
+async fn capabilities(State(state): State<ApiState>) -> Json<Capabilities> {
+    let info = &state.info;
+    Json(Capabilities {
+        service: info.service.to_string(),
+        protocol_id: info.protocol_id,
+        protocol_version: info.protocol_version,
+        envelope_version: skein_core::envelope::VERSION,
+        node_version: env!("CARGO_PKG_VERSION").to_string(),
+        channels: vec!["tcp".into(), "udp".into()],
+        endpoints: [
+            "/api/v1/status",
+            "/api/v1/capabilities",
+            "/api/v1/request",
+            "/openapi.json",
+            "/docs",
+        ]
+        .map(String::from)
+        .to_vec(),
+    })
+}
+
+/// Sends one request to this node's service and waits for its reply.
+///
+/// The body is a request of the running service in JSON, e.g. for
+/// `heartbeat`: `{"Echo":{"text":"hi"}}` or `{"Gossip":{"text":"hello all"}}`.
+#[utoipa::path(post, path = "/api/v1/request", tag = "node",
+    request_body(content = Object, description = "a request of the running service", content_type = "application/json"),
+    responses(
+        (status = 200, body = ReplyBody),
+        (status = 400, body = ErrorBody, description = "not a request of this service"),
+        (status = 413, description = "body over 64 KiB"),
+        (status = 503, body = ErrorBody, description = "too many requests in flight, or stopping"),
+        (status = 504, body = ErrorBody, description = "no reply within the request timeout"),
+    ))]
+async fn submit_request(
+    State(state): State<ApiState>,
+    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(Json(body)) = body else {
+        state.metrics.request("bad_request");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_json",
+            "the body must be JSON (Content-Type: application/json)",
+        );
+    };
+    let (reply, answer) = oneshot::channel();
+    if state
+        .core
+        .send(Inbound::Api(ApiCommand::Request { body, reply }))
+        .await
+        .is_err()
+    {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "stopping",
+            "the node is shutting down",
+        );
+    }
+    match tokio::time::timeout(state.request_timeout, answer).await {
+        Ok(Ok(Ok(reply))) => Json(ReplyBody { reply }).into_response(),
+        Ok(Ok(Err(RequestError::BadRequest(why)))) => error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!(
+                "not a {} request: {why}; see /docs for the request shapes",
+                state.info.service
+            ),
+        ),
+        Ok(Ok(Err(RequestError::Busy))) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "too many requests in flight; retry later",
+        ),
+        Ok(Ok(Err(RequestError::Stopping))) | Ok(Err(_)) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "stopping",
+            "the node is shutting down",
+        ),
+        Err(_) => {
+            state.metrics.request("timeout");
+            error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "timeout",
+                format!(
+                    "no reply within {:?}; the request may still take effect",
+                    state.request_timeout
+                ),
+            )
+        }
+    }
+}
+
+async fn index(State(state): State<ApiState>) -> Html<String> {
+    let info = &state.info;
+    Html(format!(
+        "<!doctype html><title>skein node {id}</title><h1>skein node {id} ({service})</h1>\
+         <ul><li><a href=\"/api/v1/status\">status</a></li><li><a href=\"/api/v1/capabilities\">capabilities</a></li>\
+         <li><a href=\"/docs\">API docs</a> (<a href=\"/openapi.json\">OpenAPI</a>)</li>\
+         <li>metrics on port {metrics} at /metrics</li></ul>",
+        id = info.id,
+        service = info.service,
+        metrics = info.ports.metrics
+    ))
+}
+
+async fn not_found() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such endpoint; see /docs",
+    )
+}
+
+fn api_router(state: ApiState) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/capabilities", get(capabilities))
+        .route("/api/v1/request", post(submit_request))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
+        .with_state(state)
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+}
+
+fn metrics_router(metrics: NodeMetrics) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let metrics = metrics.clone();
+                async move {
+                    (
+                        [(
+                            header::CONTENT_TYPE,
+                            "text/plain; version=0.0.4; charset=utf-8",
+                        )],
+                        metrics.encode(),
+                    )
+                }
+            }),
+        )
+        .fallback(not_found)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn spawn_servers(
+    api_listener: TcpListener,
+    metrics_listener: TcpListener,
+    info: NodeInfo,
+    peers: PeerTable,
+    core: mpsc::Sender<Inbound>,
+    metrics: NodeMetrics,
+    request_timeout: Duration,
+    shutdown: CancellationToken,
+) {
+    let state = ApiState {
+        info: Arc::new(info),
+        peers,
+        core,
+        metrics: metrics.clone(),
+        request_timeout,
+    };
+    let api = axum::serve(api_listener, api_router(state))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let scrape = axum::serve(metrics_listener, metrics_router(metrics))
+        .with_graceful_shutdown(shutdown.cancelled_owned());
+    tokio::spawn(async move {
+        if let Err(error) = api.await {
+            tracing::error!(%error, "REST API server failed");
+        }
+    });
+    tokio::spawn(async move {
+        if let Err(error) = scrape.await {
+            tracing::error!(%error, "metrics server failed");
+        }
+    });
+}

@@ -1,0 +1,483 @@
+//! Node configuration: flags > environment (`SKEIN_*`) > TOML file > defaults.
+//!
+//! The binary turns flags and environment variables into a [`NodeOverrides`]
+//! (clap reads both); [`NodeOverrides::from_toml`] reads the same keys from a
+//! file; [`NodeSettings::resolve`] layers them over the defaults and checks
+//! every value, naming the setting and what it accepts when one is wrong.
+
+use crate::address::PeerSpec;
+use serde::Deserialize;
+use skein_core::NodeId;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const DEFAULT_METRICS_BASE: u16 = 3000;
+pub const DEFAULT_API_BASE: u16 = 4000;
+pub const DEFAULT_STREAM_BASE: u16 = 5000;
+pub const DEFAULT_DATAGRAM_BASE: u16 = 7000;
+
+/// A setting with a bad value: what the user must fix, and how.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("invalid setting `{setting}` = {value:?}: expected {expected}")]
+pub struct ConfigError {
+    pub setting: String,
+    pub value: String,
+    pub expected: String,
+}
+
+impl ConfigError {
+    pub fn new(setting: &str, value: impl ToString, expected: impl ToString) -> Self {
+        Self {
+            setting: setting.to_string(),
+            value: value.to_string(),
+            expected: expected.to_string(),
+        }
+    }
+}
+
+/// Settings that may each be given or not; one per source layer.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NodeOverrides {
+    pub id: Option<u16>,
+    pub service: Option<String>,
+    pub peers: Option<Vec<String>>,
+    pub bind: Option<String>,
+    pub metrics_base: Option<u16>,
+    pub api_base: Option<u16>,
+    pub stream_base: Option<u16>,
+    pub datagram_base: Option<u16>,
+    pub data_dir: Option<PathBuf>,
+    pub log_level: Option<String>,
+    pub log_json: Option<bool>,
+    pub log_dir: Option<PathBuf>,
+    pub peer_timeout_ms: Option<u64>,
+    pub send_queue_max: Option<usize>,
+    pub request_timeout_ms: Option<u64>,
+    pub frame_bytes_max: Option<usize>,
+}
+
+impl NodeOverrides {
+    /// Reads a TOML file. Node settings are top-level keys; the service's own
+    /// settings live in a table named after it (`[heartbeat]`), returned apart.
+    pub fn from_toml(path: &Path) -> Result<(Self, toml::Table), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new(
+                "config",
+                path.display(),
+                format!("a readable TOML file ({e})"),
+            )
+        })?;
+        Self::parse_toml(&text).map_err(|e| ConfigError {
+            value: path.display().to_string(),
+            ..e
+        })
+    }
+
+    pub fn parse_toml(text: &str) -> Result<(Self, toml::Table), ConfigError> {
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            ConfigError::new("config", "", format!("valid TOML: {}", e.message()))
+        })?;
+        let sections: toml::Table = table
+            .iter()
+            .filter(|(_, v)| v.is_table())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        table.retain(|_, v| !v.is_table());
+        let overrides = Self::deserialize(toml::Value::Table(table)).map_err(|e| {
+            ConfigError::new(
+                "config",
+                "",
+                format!("known node settings: {}", e.message()),
+            )
+        })?;
+        Ok((overrides, sections))
+    }
+
+    /// Fills every setting this layer lacks from `lower`.
+    pub fn or(self, lower: NodeOverrides) -> NodeOverrides {
+        NodeOverrides {
+            id: self.id.or(lower.id),
+            service: self.service.or(lower.service),
+            peers: self.peers.or(lower.peers),
+            bind: self.bind.or(lower.bind),
+            metrics_base: self.metrics_base.or(lower.metrics_base),
+            api_base: self.api_base.or(lower.api_base),
+            stream_base: self.stream_base.or(lower.stream_base),
+            datagram_base: self.datagram_base.or(lower.datagram_base),
+            data_dir: self.data_dir.or(lower.data_dir),
+            log_level: self.log_level.or(lower.log_level),
+            log_json: self.log_json.or(lower.log_json),
+            log_dir: self.log_dir.or(lower.log_dir),
+            peer_timeout_ms: self.peer_timeout_ms.or(lower.peer_timeout_ms),
+            send_queue_max: self.send_queue_max.or(lower.send_queue_max),
+            request_timeout_ms: self.request_timeout_ms.or(lower.request_timeout_ms),
+            frame_bytes_max: self.frame_bytes_max.or(lower.frame_bytes_max),
+        }
+    }
+}
+
+/// Port bases; a node listens on `base + id` for each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortBases {
+    pub metrics: u16,
+    pub api: u16,
+    pub stream: u16,
+    pub datagram: u16,
+}
+
+impl Default for PortBases {
+    fn default() -> Self {
+        Self {
+            metrics: DEFAULT_METRICS_BASE,
+            api: DEFAULT_API_BASE,
+            stream: DEFAULT_STREAM_BASE,
+            datagram: DEFAULT_DATAGRAM_BASE,
+        }
+    }
+}
+
+impl PortBases {
+    /// Every base shifted by `offset`: how tests and side-by-side clusters avoid each other.
+    pub fn shifted(offset: u16) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let shift = |base: u16| {
+            base.checked_add(offset)
+                .filter(|&p| p <= u16::MAX - 1000)
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "port-offset",
+                        offset,
+                        "an offset that keeps every port below 65535 (at most 57535)",
+                    )
+                })
+        };
+        Ok(Self {
+            metrics: shift(d.metrics)?,
+            api: shift(d.api)?,
+            stream: shift(d.stream)?,
+            datagram: shift(d.datagram)?,
+        })
+    }
+
+    pub fn port(base: u16, id: NodeId) -> Option<u16> {
+        base.checked_add(id.0)
+    }
+}
+
+/// Fully resolved, checked settings of one node.
+#[derive(Clone, Debug)]
+pub struct NodeSettings {
+    pub id: NodeId,
+    pub service: String,
+    pub peers: Vec<PeerSpec>,
+    pub bind: IpAddr,
+    pub ports: PortBases,
+    pub data_dir: PathBuf,
+    pub log_level: String,
+    pub log_json: bool,
+    pub log_dir: Option<PathBuf>,
+    pub peer_timeout: Duration,
+    pub send_queue_max: usize,
+    pub request_timeout: Duration,
+    pub frame_bytes_max: usize,
+    /// The `[service]` table of the config file, for the protocol's own settings.
+    pub service_config: toml::Table,
+}
+
+pub const LOG_LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
+
+impl NodeSettings {
+    pub fn resolve(layers: NodeOverrides, sections: toml::Table) -> Result<Self, ConfigError> {
+        let id = layers.id.ok_or_else(|| {
+            ConfigError::new(
+                "id",
+                "(missing)",
+                "a node id from 1 to 999 (--id or SKEIN_ID)",
+            )
+        })?;
+        if !(1..=999).contains(&id) {
+            return Err(ConfigError::new("id", id, "a node id from 1 to 999"));
+        }
+        let id = NodeId(id);
+        let defaults = PortBases::default();
+        let ports = PortBases {
+            metrics: layers.metrics_base.unwrap_or(defaults.metrics),
+            api: layers.api_base.unwrap_or(defaults.api),
+            stream: layers.stream_base.unwrap_or(defaults.stream),
+            datagram: layers.datagram_base.unwrap_or(defaults.datagram),
+        };
+        for (setting, base) in [
+            ("metrics-base", ports.metrics),
+            ("api-base", ports.api),
+            ("stream-base", ports.stream),
+            ("datagram-base", ports.datagram),
+        ] {
+            if PortBases::port(base, id).is_none() || base < 1024 {
+                return Err(ConfigError::new(
+                    setting,
+                    base,
+                    format!(
+                        "a port base from 1024 to {} so that base + id is a port",
+                        u16::MAX - id.0
+                    ),
+                ));
+            }
+        }
+        let bind_text = layers.bind.unwrap_or_else(|| "127.0.0.1".into());
+        let bind: IpAddr = bind_text.parse().map_err(|_| {
+            ConfigError::new(
+                "bind",
+                &bind_text,
+                "an IP address such as 127.0.0.1 or 0.0.0.0",
+            )
+        })?;
+        let mut peers = Vec::new();
+        for text in layers.peers.unwrap_or_default() {
+            let peer = PeerSpec::parse(&text, ports)?;
+            if peer.id == id {
+                continue; // a peer list shared by the whole cluster names this node too
+            }
+            if peers.iter().any(|p: &PeerSpec| p.id == peer.id) {
+                return Err(ConfigError::new("peers", text, "each peer id at most once"));
+            }
+            peers.push(peer);
+        }
+        peers.sort_by_key(|p| p.id);
+        let log_level = layers.log_level.unwrap_or_else(|| "info".into());
+        // A bare word is a level; anything else must be `target=level` directives.
+        let is_filter = log_level.split(',').all(|d| {
+            d.split_once('=')
+                .is_some_and(|(_, level)| LOG_LEVELS.contains(&level))
+        });
+        if !LOG_LEVELS.contains(&log_level.as_str()) && !is_filter {
+            return Err(ConfigError::new(
+                "log-level",
+                &log_level,
+                format!(
+                    "one of {} or a tracing filter such as skein_node=debug",
+                    LOG_LEVELS.join(", ")
+                ),
+            ));
+        }
+        let service = layers.service.unwrap_or_else(|| "heartbeat".into());
+        let positive = |setting: &str,
+                        value: Option<u64>,
+                        default: u64,
+                        max: u64|
+         -> Result<u64, ConfigError> {
+            let v = value.unwrap_or(default);
+            if v == 0 || v > max {
+                return Err(ConfigError::new(
+                    setting,
+                    v,
+                    format!("a whole number from 1 to {max}"),
+                ));
+            }
+            Ok(v)
+        };
+        let peer_timeout_ms = positive("peer-timeout-ms", layers.peer_timeout_ms, 1500, 3_600_000)?;
+        let request_timeout_ms = positive(
+            "request-timeout-ms",
+            layers.request_timeout_ms,
+            5000,
+            3_600_000,
+        )?;
+        let send_queue_max = positive(
+            "send-queue-max",
+            layers.send_queue_max.map(|v| v as u64),
+            1024,
+            1 << 20,
+        )? as usize;
+        let frame_bytes_max = positive(
+            "frame-bytes-max",
+            layers.frame_bytes_max.map(|v| v as u64),
+            1 << 20,
+            skein_core::envelope::PAYLOAD_BYTES_MAX as u64,
+        )? as usize;
+        let service_config = match sections.get(&service) {
+            Some(toml::Value::Table(t)) => t.clone(),
+            _ => toml::Table::new(),
+        };
+        Ok(Self {
+            id,
+            data_dir: layers
+                .data_dir
+                .unwrap_or_else(|| PathBuf::from(format!(".skein/data/node-{id}"))),
+            service,
+            peers,
+            bind,
+            ports,
+            log_level,
+            log_json: layers.log_json.unwrap_or(false),
+            log_dir: layers.log_dir,
+            peer_timeout: Duration::from_millis(peer_timeout_ms),
+            send_queue_max,
+            request_timeout: Duration::from_millis(request_timeout_ms),
+            frame_bytes_max,
+            service_config,
+        })
+    }
+
+    /// All cluster members, this node included, ascending.
+    pub fn members(&self) -> Vec<NodeId> {
+        let mut members: Vec<NodeId> = self.peers.iter().map(|p| p.id).collect();
+        members.push(self.id);
+        members.sort();
+        members
+    }
+
+    pub fn metrics_port(&self) -> u16 {
+        self.ports.metrics + self.id.0
+    }
+    pub fn api_port(&self) -> u16 {
+        self.ports.api + self.id.0
+    }
+    pub fn stream_port(&self) -> u16 {
+        self.ports.stream + self.id.0
+    }
+    pub fn datagram_port(&self) -> u16 {
+        self.ports.datagram + self.id.0
+    }
+
+    /// The protocol's own settings from the `[service]` table, defaults for the rest.
+    pub fn protocol_config<C: serde::de::DeserializeOwned + Default>(
+        &self,
+    ) -> Result<C, ConfigError> {
+        if self.service_config.is_empty() {
+            return Ok(C::default());
+        }
+        C::deserialize(toml::Value::Table(self.service_config.clone())).map_err(|e| {
+            ConfigError::new(
+                &self.service,
+                "[table in config file]",
+                format!("valid settings: {}", e.message()),
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_id(id: u16) -> NodeOverrides {
+        NodeOverrides {
+            id: Some(id),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn defaults_follow_the_original_port_convention() {
+        let s = NodeSettings::resolve(with_id(1), toml::Table::new()).unwrap();
+        assert_eq!(
+            (
+                s.metrics_port(),
+                s.api_port(),
+                s.stream_port(),
+                s.datagram_port()
+            ),
+            (3001, 4001, 5001, 7001)
+        );
+        assert_eq!(s.service, "heartbeat");
+        assert_eq!(s.bind.to_string(), "127.0.0.1");
+    }
+
+    #[test]
+    fn flags_beat_environment_beat_file() {
+        let flags = NodeOverrides {
+            api_base: Some(9000),
+            ..Default::default()
+        };
+        let (file, sections) = NodeOverrides::parse_toml(
+            "id = 3\napi_base = 8000\nmetrics_base = 8100\n[heartbeat]\ntick_interval_ms = 50\n",
+        )
+        .unwrap();
+        let s = NodeSettings::resolve(flags.or(file), sections).unwrap();
+        assert_eq!(s.id, NodeId(3));
+        assert_eq!(s.api_port(), 9003);
+        assert_eq!(s.metrics_port(), 8103);
+        let hb: skein_core::heartbeat::HeartbeatConfig = s.protocol_config().unwrap();
+        assert_eq!(hb.tick_interval_ms, 50);
+        assert_eq!(
+            hb.peer_timeout_ms,
+            skein_core::heartbeat::HeartbeatConfig::default().peer_timeout_ms
+        );
+        let (_, typo) = NodeOverrides::parse_toml("[heartbeat]\ntick_interval = 50\n").unwrap();
+        let s = NodeSettings::resolve(with_id(1), typo).unwrap();
+        let err = s
+            .protocol_config::<skein_core::heartbeat::HeartbeatConfig>()
+            .unwrap_err();
+        assert_eq!(err.setting, "heartbeat");
+        assert!(err.expected.contains("tick_interval"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let err = NodeSettings::resolve(NodeOverrides::default(), toml::Table::new()).unwrap_err();
+        assert_eq!(err.setting, "id");
+        let err = NodeSettings::resolve(with_id(1000), toml::Table::new()).unwrap_err();
+        assert_eq!(err.setting, "id");
+        let bad_bind = NodeOverrides {
+            bind: Some("localhost:1".into()),
+            ..with_id(1)
+        };
+        assert_eq!(
+            NodeSettings::resolve(bad_bind, toml::Table::new())
+                .unwrap_err()
+                .setting,
+            "bind"
+        );
+        let bad_level = NodeOverrides {
+            log_level: Some("loud!!".into()),
+            ..with_id(1)
+        };
+        assert_eq!(
+            NodeSettings::resolve(bad_level, toml::Table::new())
+                .unwrap_err()
+                .setting,
+            "log-level"
+        );
+        let zero = NodeOverrides {
+            peer_timeout_ms: Some(0),
+            ..with_id(1)
+        };
+        assert_eq!(
+            NodeSettings::resolve(zero, toml::Table::new())
+                .unwrap_err()
+                .setting,
+            "peer-timeout-ms"
+        );
+        let (bad_file, _) = (NodeOverrides::parse_toml("idd = 1").unwrap_err(), ());
+        assert_eq!(bad_file.setting, "config");
+        assert!(bad_file.expected.contains("idd"), "{bad_file}");
+    }
+
+    #[test]
+    fn peers_skip_self_and_reject_duplicates() {
+        let o = NodeOverrides {
+            peers: Some(vec!["1".into(), "3".into(), "2".into()]),
+            ..with_id(1)
+        };
+        let s = NodeSettings::resolve(o, toml::Table::new()).unwrap();
+        assert_eq!(s.members(), vec![NodeId(1), NodeId(2), NodeId(3)]);
+        let o = NodeOverrides {
+            peers: Some(vec!["2".into(), "2@127.0.0.2".into()]),
+            ..with_id(1)
+        };
+        assert_eq!(
+            NodeSettings::resolve(o, toml::Table::new())
+                .unwrap_err()
+                .setting,
+            "peers"
+        );
+    }
+
+    #[test]
+    fn port_offset_must_keep_ports_in_range() {
+        assert_eq!(PortBases::shifted(10000).unwrap().api, 14000);
+        assert!(PortBases::shifted(60000).is_err());
+    }
+}

@@ -1,0 +1,431 @@
+//! The node runtime: drives one protocol core with real sockets, disk and time.
+//!
+//! ```text
+//!  stream readers ─┐                          ┌─▶ per-peer outboxes ─▶ TCP dialers
+//!  datagram task ──┼─▶ inbound queue ─▶ core ─┼─▶ datagram task (UDP links)
+//!  storage task ───┤   (bounded)      loop    ├─▶ storage task (WAL + fsync)
+//!  REST API ───────┘     ▲ ticks, timers      └─▶ replies to waiting API calls
+//! ```
+//! The core loop is the only owner of the protocol value, so the protocol
+//! needs no locks and sees one input at a time, exactly as in the simulator.
+
+use crate::api::{self, NodeInfo};
+use crate::config::NodeSettings;
+use crate::datagram::{DatagramChannel, DATAGRAM_PAYLOAD_BYTES_MAX};
+use crate::inbound::{ApiCommand, Inbound, RequestError, INBOUND_QUEUE_MAX};
+use crate::metrics::NodeMetrics;
+use crate::outbox::Outbox;
+use crate::peers::PeerTable;
+use crate::storage::RecordLog;
+use crate::stream::{self, WireIdentity};
+use crate::NodeError;
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use skein_core::{
+    codec, Boot, Channel, Context, Effect, Input, NodeId, Protocol, RequestId, StorageWrite,
+    TimerId,
+};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+/// Client requests waiting for a reply at once; more are refused as busy.
+pub const PENDING_REQUESTS_MAX: usize = 1024;
+const STORAGE_QUEUE_MAX: usize = 1024;
+const DATAGRAM_QUEUE_MAX: usize = 1024;
+
+async fn bind_tcp(what: &'static str, addr: SocketAddr) -> Result<TcpListener, NodeError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| NodeError::Bind { what, addr, source })
+}
+
+/// Runs node `settings.id` with protocol `P` until `shutdown` is cancelled.
+pub async fn run_node<P>(
+    settings: NodeSettings,
+    shutdown: CancellationToken,
+) -> Result<(), NodeError>
+where
+    P: Protocol + Send,
+    P::Status: Send,
+{
+    let config: P::Config = settings.protocol_config()?;
+    let metrics = NodeMetrics::new(settings.id, P::NAME);
+    let (log, persisted) = RecordLog::open(&settings.data_dir)?;
+    if log.truncated_bytes > 0 {
+        tracing::warn!(
+            bytes = log.truncated_bytes,
+            "cut a torn tail off the record log"
+        );
+    }
+    let members = settings.members();
+    let mut rng = ChaCha8Rng::from_os_rng();
+    let started = Instant::now();
+    let protocol = {
+        let rng: &mut dyn RngCore = &mut rng;
+        P::boot(Boot {
+            id: settings.id,
+            members: &members,
+            config: &config,
+            persisted: &persisted,
+            now: started.elapsed(),
+            rng,
+        })
+    };
+
+    // Bind everything first, so a port clash fails fast with a clear error.
+    let stream_listener = bind_tcp(
+        "stream (TCP) channel",
+        (settings.bind, settings.stream_port()).into(),
+    )
+    .await?;
+    let datagram_addr: SocketAddr = (settings.bind, settings.datagram_port()).into();
+    let datagram_socket =
+        UdpSocket::bind(datagram_addr)
+            .await
+            .map_err(|source| NodeError::Bind {
+                what: "datagram (UDP) channel",
+                addr: datagram_addr,
+                source,
+            })?;
+    let api_listener = bind_tcp("REST API", (settings.bind, settings.api_port()).into()).await?;
+    let metrics_listener =
+        bind_tcp("metrics", (settings.bind, settings.metrics_port()).into()).await?;
+
+    let me = WireIdentity {
+        id: settings.id,
+        protocol: P::PROTOCOL_ID,
+        frame_bytes_max: settings.frame_bytes_max,
+    };
+    let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE_MAX);
+    let peers = PeerTable::new(
+        settings.peers.iter().map(|p| (p.id, p.stream)),
+        settings.peer_timeout,
+    );
+
+    let member_set: Arc<BTreeSet<NodeId>> = Arc::new(members.iter().copied().collect());
+    tokio::spawn(stream::serve(
+        stream_listener,
+        me,
+        member_set,
+        inbound_tx.clone(),
+        metrics.clone(),
+        shutdown.clone(),
+    ));
+    let mut outboxes = BTreeMap::new();
+    for peer in &settings.peers {
+        let outbox = Arc::new(Outbox::new(settings.send_queue_max));
+        tokio::spawn(stream::dial(
+            me,
+            peer.id,
+            peer.stream,
+            outbox.clone(),
+            shutdown.clone(),
+        ));
+        outboxes.insert(peer.id, outbox);
+    }
+    let (datagram_tx, datagram_rx) = mpsc::channel(DATAGRAM_QUEUE_MAX);
+    let datagram = DatagramChannel {
+        socket: datagram_socket,
+        me,
+        peers: settings.peers.iter().map(|p| (p.id, p.datagram)).collect(),
+        session: rng.next_u32(),
+    };
+    tokio::spawn(datagram.run(
+        datagram_rx,
+        inbound_tx.clone(),
+        metrics.clone(),
+        shutdown.clone(),
+    ));
+
+    let (storage_tx, storage_rx) = mpsc::channel(STORAGE_QUEUE_MAX);
+    let storage = tokio::task::spawn_blocking({
+        let inbound = inbound_tx.clone();
+        let metrics = metrics.clone();
+        move || run_storage(log, storage_rx, inbound, metrics)
+    });
+
+    let info = NodeInfo::new::<P>(&settings, started);
+    api::spawn_servers(
+        api_listener,
+        metrics_listener,
+        info,
+        peers.clone(),
+        inbound_tx,
+        metrics.clone(),
+        settings.request_timeout,
+        shutdown.clone(),
+    );
+    tracing::info!(
+        id = %settings.id, service = P::NAME, api = settings.api_port(), metrics = settings.metrics_port(),
+        stream = settings.stream_port(), datagram = settings.datagram_port(), peers = settings.peers.len(),
+        "node started"
+    );
+
+    let driver = Driver::<P> {
+        id: settings.id,
+        protocol,
+        rng,
+        started,
+        me,
+        outboxes,
+        datagram_tx,
+        storage_tx,
+        peers,
+        metrics,
+        pending: BTreeMap::new(),
+        next_request: 0,
+        timers: BTreeMap::new(),
+        effects: Vec::new(),
+        frame_bytes_max: settings.frame_bytes_max,
+    };
+    driver.run(inbound_rx, shutdown).await;
+    // The driver dropped its storage sender: the storage task finishes queued writes, then ends.
+    let _ = storage.await;
+    tracing::info!("node stopped");
+    Ok(())
+}
+
+fn run_storage(
+    mut log: RecordLog,
+    mut writes: mpsc::Receiver<(u64, StorageWrite)>,
+    inbound: mpsc::Sender<Inbound>,
+    metrics: NodeMetrics,
+) {
+    while let Some((token, write)) = writes.blocking_recv() {
+        let done = match log.write(&write) {
+            Ok(bytes) => {
+                metrics.persisted_bytes.inc_by(bytes as u64);
+                Inbound::Persisted { token }
+            }
+            Err(error) => {
+                tracing::error!(%error, token, "durable write failed");
+                Inbound::StorageFailed {
+                    token,
+                    error: error.to_string(),
+                }
+            }
+        };
+        if inbound.blocking_send(done).is_err() {
+            return;
+        }
+    }
+}
+
+struct Driver<P: Protocol> {
+    id: NodeId,
+    protocol: P,
+    rng: ChaCha8Rng,
+    started: Instant,
+    me: WireIdentity,
+    outboxes: BTreeMap<NodeId, Arc<Outbox>>,
+    datagram_tx: mpsc::Sender<(NodeId, Vec<u8>)>,
+    storage_tx: mpsc::Sender<(u64, StorageWrite)>,
+    peers: PeerTable,
+    metrics: NodeMetrics,
+    pending: BTreeMap<RequestId, oneshot::Sender<Result<serde_json::Value, RequestError>>>,
+    next_request: u64,
+    timers: BTreeMap<TimerId, tokio::time::Instant>,
+    effects: Vec<Effect<P>>,
+    frame_bytes_max: usize,
+}
+
+impl<P: Protocol + Send> Driver<P>
+where
+    P::Status: Send,
+{
+    async fn run(mut self, mut inbound: mpsc::Receiver<Inbound>, shutdown: CancellationToken) {
+        self.step(Input::Start).await;
+        let mut ticks = tokio::time::interval(self.protocol.tick_interval());
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let next_timer = self
+                .timers
+                .iter()
+                .min_by_key(|(_, at)| **at)
+                .map(|(&t, &at)| (t, at));
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = ticks.tick() => {
+                    self.housekeeping();
+                    self.step(Input::Tick).await;
+                }
+                _ = sleep_until_some(next_timer.map(|(_, at)| at)) => {
+                    let (timer, _) = next_timer.expect("only armed when a timer exists");
+                    self.timers.remove(&timer);
+                    self.step(Input::Timer(timer)).await;
+                }
+                item = inbound.recv() => match item {
+                    Some(item) => self.handle(item).await,
+                    None => break,
+                },
+            }
+        }
+        for (_, waiter) in std::mem::take(&mut self.pending) {
+            let _ = waiter.send(Err(RequestError::Stopping));
+        }
+    }
+
+    async fn handle(&mut self, item: Inbound) {
+        match item {
+            Inbound::Frame(frame) => {
+                self.peers.heard(frame.from, Instant::now());
+                match codec::decode::<P::Message>(&frame.payload, self.frame_bytes_max) {
+                    Ok(message) => {
+                        self.step(Input::Message {
+                            from: frame.from,
+                            message,
+                        })
+                        .await
+                    }
+                    Err(error) => {
+                        tracing::debug!(from = %frame.from, %error, "undecodable message");
+                        self.metrics.rejected("bad_message");
+                    }
+                }
+            }
+            Inbound::Persisted { token } => self.step(Input::Persisted { token }).await,
+            Inbound::StorageFailed { token, error } => {
+                // Never report a failed write as durable: the protocol keeps waiting.
+                tracing::error!(token, error, "write not persisted");
+            }
+            Inbound::Api(ApiCommand::Status { reply }) => {
+                let status =
+                    serde_json::to_value(self.protocol.status()).unwrap_or(serde_json::Value::Null);
+                let _ = reply.send(status);
+            }
+            Inbound::Api(ApiCommand::Request { body, reply }) => {
+                let request = match serde_json::from_value::<P::Request>(body) {
+                    Ok(request) => request,
+                    Err(error) => {
+                        self.metrics.request("bad_request");
+                        let _ = reply.send(Err(RequestError::BadRequest(error.to_string())));
+                        return;
+                    }
+                };
+                if self.pending.len() >= PENDING_REQUESTS_MAX {
+                    self.metrics.request("busy");
+                    let _ = reply.send(Err(RequestError::Busy));
+                    return;
+                }
+                self.next_request += 1;
+                let id = RequestId(self.next_request);
+                self.pending.insert(id, reply);
+                self.step(Input::Request { id, request }).await;
+            }
+        }
+    }
+
+    fn housekeeping(&mut self) {
+        // Callers that timed out are gone; forget them so the map stays bounded.
+        self.pending.retain(|_, waiter| !waiter.is_closed());
+        let now = Instant::now();
+        for peer in self.peers.snapshot(now) {
+            self.metrics.set_peer_up(NodeId(peer.id), peer.up);
+        }
+        self.metrics
+            .uptime_seconds
+            .set(self.started.elapsed().as_secs() as i64);
+    }
+
+    async fn step(&mut self, input: Input<P>) {
+        let mut effects = std::mem::take(&mut self.effects);
+        {
+            // The context borrows a `dyn RngCore`, which is not Send: end it before any await.
+            let mut ctx =
+                Context::new(self.id, self.started.elapsed(), &mut self.rng, &mut effects);
+            self.protocol.step(&mut ctx, input);
+        }
+        for effect in effects.drain(..) {
+            self.execute(effect).await;
+        }
+        self.effects = effects;
+    }
+
+    async fn execute(&mut self, effect: Effect<P>) {
+        match effect {
+            Effect::Send {
+                to,
+                channel,
+                message,
+            } => {
+                if let Some(payload) = self.encode(&message, channel) {
+                    self.transmit(to, channel, payload);
+                }
+            }
+            Effect::Broadcast { channel, message } => {
+                if let Some(payload) = self.encode(&message, channel) {
+                    let peers: Vec<NodeId> = self.outboxes.keys().copied().collect();
+                    for to in peers {
+                        self.transmit(to, channel, payload.clone());
+                    }
+                }
+            }
+            Effect::Persist { token, write } => {
+                // Waiting here is backpressure from the disk, bounded by the queue.
+                let _ = self.storage_tx.send((token, write)).await;
+            }
+            Effect::Reply { request, reply } => {
+                if let Some(waiter) = self.pending.remove(&request) {
+                    self.metrics.request("ok");
+                    let _ = waiter.send(Ok(
+                        serde_json::to_value(reply).unwrap_or(serde_json::Value::Null)
+                    ));
+                }
+            }
+            Effect::SetTimer { timer, after } => {
+                self.timers
+                    .insert(timer, tokio::time::Instant::now() + after);
+            }
+            Effect::CancelTimer { timer } => {
+                self.timers.remove(&timer);
+            }
+        }
+    }
+
+    fn encode(&self, message: &P::Message, channel: Channel) -> Option<Vec<u8>> {
+        let max = match channel {
+            Channel::Stream => self.frame_bytes_max,
+            Channel::Datagram => DATAGRAM_PAYLOAD_BYTES_MAX,
+        };
+        match codec::encode(message, max) {
+            Ok(payload) => Some(payload),
+            Err(error) => {
+                tracing::warn!(%error, ?channel, "message not sent");
+                self.metrics.rejected("outbound_oversized");
+                None
+            }
+        }
+    }
+
+    fn transmit(&self, to: NodeId, channel: Channel, payload: Vec<u8>) {
+        let Some(outbox) = self.outboxes.get(&to) else {
+            tracing::debug!(%to, "send to a non-member ignored");
+            return;
+        };
+        self.metrics.sent(to, channel);
+        match channel {
+            Channel::Stream => {
+                if !outbox.push(self.me.frame(skein_core::FrameKind::Message, to, payload)) {
+                    self.metrics.dropped(to, channel);
+                }
+            }
+            Channel::Datagram => {
+                if self.datagram_tx.try_send((to, payload)).is_err() {
+                    self.metrics.dropped(to, channel);
+                }
+            }
+        }
+    }
+}
+
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,205 @@
+//! The node's durable record log (write-ahead log).
+//!
+//! File format: a sequence of records, each `[len: u32 BE][crc32: u32 BE][bytes]`.
+//! Appends are fsynced before `Persisted` is reported. `Replace` writes a new
+//! file beside the log, fsyncs it, renames it over the log and fsyncs the
+//! directory, so a crash leaves either the old log or the new one.
+//!
+//! On open, a torn or corrupt tail (a crash mid-append) is detected by its
+//! length or checksum and cut off: the records before it are kept.
+
+use skein_core::protocol::apply_write;
+use skein_core::StorageWrite;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// The largest record accepted; a longer length field is treated as a torn tail.
+pub const RECORD_BYTES_MAX: usize = 64 << 20;
+const LOG_FILE: &str = "records.log";
+
+pub struct RecordLog {
+    dir: PathBuf,
+    file: File,
+    /// Bytes cut off a torn tail when the log was opened.
+    pub truncated_bytes: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("storage I/O on {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("record of {len} bytes exceeds the limit of {RECORD_BYTES_MAX} bytes")]
+    TooLarge { len: usize },
+}
+
+fn io_at(path: &Path) -> impl FnOnce(io::Error) -> StorageError + '_ {
+    move |source| StorageError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl RecordLog {
+    /// Opens (or creates) the log in `dir` and returns it with the records it holds.
+    pub fn open(dir: &Path) -> Result<(Self, Vec<Vec<u8>>), StorageError> {
+        std::fs::create_dir_all(dir).map_err(io_at(dir))?;
+        let path = dir.join(LOG_FILE);
+        let mut bytes = Vec::new();
+        if path.exists() {
+            File::open(&path)
+                .and_then(|mut f| f.read_to_end(&mut bytes))
+                .map_err(io_at(&path))?;
+        }
+        let (records, valid_len) = parse_records(&bytes);
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io_at(&path))?;
+        let truncated_bytes = (bytes.len() - valid_len) as u64;
+        if truncated_bytes > 0 {
+            file.set_len(valid_len as u64).map_err(io_at(&path))?;
+            file.sync_all().map_err(io_at(&path))?;
+        }
+        Ok((
+            Self {
+                dir: dir.to_path_buf(),
+                file,
+                truncated_bytes,
+            },
+            records,
+        ))
+    }
+
+    /// Makes `write` durable. Returns the bytes written.
+    pub fn write(&mut self, write: &StorageWrite) -> Result<usize, StorageError> {
+        match write {
+            StorageWrite::Append(bytes) => {
+                let framed = frame(bytes)?;
+                let path = self.dir.join(LOG_FILE);
+                self.file.write_all(&framed).map_err(io_at(&path))?;
+                self.file.sync_data().map_err(io_at(&path))?;
+                Ok(framed.len())
+            }
+            StorageWrite::Replace(bytes) => {
+                let framed = frame(bytes)?;
+                let path = self.dir.join(LOG_FILE);
+                let next = self.dir.join("records.log.next");
+                let mut file = File::create(&next).map_err(io_at(&next))?;
+                file.write_all(&framed)
+                    .and_then(|_| file.sync_all())
+                    .map_err(io_at(&next))?;
+                std::fs::rename(&next, &path).map_err(io_at(&path))?;
+                File::open(&self.dir)
+                    .and_then(|d| d.sync_all())
+                    .map_err(io_at(&self.dir))?;
+                self.file = OpenOptions::new()
+                    .append(true)
+                    .open(&path)
+                    .map_err(io_at(&path))?;
+                Ok(framed.len())
+            }
+        }
+    }
+}
+
+fn frame(bytes: &[u8]) -> Result<Vec<u8>, StorageError> {
+    if bytes.len() > RECORD_BYTES_MAX {
+        return Err(StorageError::TooLarge { len: bytes.len() });
+    }
+    let mut out = Vec::with_capacity(8 + bytes.len());
+    out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+    out.extend_from_slice(&crc32fast::hash(bytes).to_be_bytes());
+    out.extend_from_slice(bytes);
+    Ok(out)
+}
+
+/// Reads records until the end or the first damaged one; returns them and
+/// the length of the valid prefix.
+fn parse_records(bytes: &[u8]) -> (Vec<Vec<u8>>, usize) {
+    let mut records = Vec::new();
+    let mut at = 0;
+    while bytes.len() - at >= 8 {
+        let len = u32::from_be_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
+        let crc = u32::from_be_bytes(bytes[at + 4..at + 8].try_into().expect("4 bytes"));
+        if len > RECORD_BYTES_MAX || bytes.len() - at - 8 < len {
+            break;
+        }
+        let body = &bytes[at + 8..at + 8 + len];
+        if crc32fast::hash(body) != crc {
+            break;
+        }
+        apply_write(&mut records, &StorageWrite::Append(body.to_vec()));
+        at += 8 + len;
+    }
+    (records, at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_survive_reopen_and_replace_resets() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, records) = RecordLog::open(dir.path()).unwrap();
+        assert!(records.is_empty());
+        log.write(&StorageWrite::Append(b"a".to_vec())).unwrap();
+        log.write(&StorageWrite::Append(b"b".to_vec())).unwrap();
+        drop(log);
+        let (mut log, records) = RecordLog::open(dir.path()).unwrap();
+        assert_eq!(records, vec![b"a".to_vec(), b"b".to_vec()]);
+        log.write(&StorageWrite::Replace(b"snap".to_vec())).unwrap();
+        log.write(&StorageWrite::Append(b"c".to_vec())).unwrap();
+        drop(log);
+        let (_, records) = RecordLog::open(dir.path()).unwrap();
+        assert_eq!(records, vec![b"snap".to_vec(), b"c".to_vec()]);
+    }
+
+    #[test]
+    fn a_torn_tail_is_cut_and_earlier_records_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, _) = RecordLog::open(dir.path()).unwrap();
+        log.write(&StorageWrite::Append(b"kept".to_vec())).unwrap();
+        log.write(&StorageWrite::Append(b"torn record".to_vec()))
+            .unwrap();
+        drop(log);
+        let path = dir.path().join(LOG_FILE);
+        let len = std::fs::metadata(&path).unwrap().len();
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(len - 3)
+            .unwrap();
+        let (mut log, records) = RecordLog::open(dir.path()).unwrap();
+        assert_eq!(records, vec![b"kept".to_vec()]);
+        assert_eq!(log.truncated_bytes, 8 + 11 - 3);
+        log.write(&StorageWrite::Append(b"next".to_vec())).unwrap();
+        drop(log);
+        assert_eq!(
+            RecordLog::open(dir.path()).unwrap().1,
+            vec![b"kept".to_vec(), b"next".to_vec()]
+        );
+    }
+
+    #[test]
+    fn a_corrupt_record_ends_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, _) = RecordLog::open(dir.path()).unwrap();
+        for r in [b"one", b"two"] {
+            log.write(&StorageWrite::Append(r.to_vec())).unwrap();
+        }
+        drop(log);
+        let path = dir.path().join(LOG_FILE);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+        std::fs::write(&path, bytes).unwrap();
+        assert_eq!(
+            RecordLog::open(dir.path()).unwrap().1,
+            vec![b"one".to_vec()]
+        );
+    }
+}

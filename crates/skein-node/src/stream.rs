@@ -1,0 +1,306 @@
+//! The TCP channel on `5000 + id`: length-framed envelopes, one outbound
+//! connection per peer that reconnects with capped exponential backoff, and
+//! a listener that accepts peers' connections.
+//!
+//! Each connection starts with a `Hello` frame naming the sender; the
+//! listener refuses a connection whose hello names a non-member, another
+//! receiver or another protocol, and any later frame claiming a different
+//! sender. Frames lost while a connection is down are not resent: protocols
+//! that need reliability resend state themselves (documented in the
+//! `Channel::Stream` contract).
+
+use crate::inbound::{Inbound, InboundFrame};
+use crate::metrics::NodeMetrics;
+use crate::outbox::Outbox;
+use rand::{Rng, SeedableRng};
+use skein_core::envelope::decode_prefix;
+use skein_core::{Channel, Frame, FrameKind, NodeId};
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+pub const BACKOFF_MIN: Duration = Duration::from_millis(50);
+pub const BACKOFF_MAX: Duration = Duration::from_secs(2);
+const READ_CHUNK_BYTES: usize = 64 * 1024;
+/// A connection that has not said hello by then is closed.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Who this node is on the wire.
+#[derive(Clone, Copy, Debug)]
+pub struct WireIdentity {
+    pub id: NodeId,
+    pub protocol: u16,
+    pub frame_bytes_max: usize,
+}
+
+impl WireIdentity {
+    pub fn frame(&self, kind: FrameKind, to: NodeId, payload: Vec<u8>) -> Vec<u8> {
+        Frame {
+            kind,
+            sender: self.id,
+            receiver: to,
+            protocol: self.protocol,
+            payload,
+        }
+        .encode()
+    }
+}
+
+/// Accepts peers' connections and forwards their frames to the core.
+pub async fn serve(
+    listener: TcpListener,
+    me: WireIdentity,
+    members: Arc<BTreeSet<NodeId>>,
+    inbound: mpsc::Sender<Inbound>,
+    metrics: NodeMetrics,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let Ok((socket, remote)) = accepted else {
+            continue;
+        };
+        let _ = socket.set_nodelay(true);
+        let connection = read_connection(
+            socket,
+            me,
+            members.clone(),
+            inbound.clone(),
+            metrics.clone(),
+        );
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                result = connection => if let Err(reason) = result {
+                    tracing::debug!(%remote, reason, "closed inbound stream");
+                }
+            }
+        });
+    }
+}
+
+/// Reads frames until the peer closes or misbehaves; the error is the reason.
+async fn read_connection(
+    mut socket: TcpStream,
+    me: WireIdentity,
+    members: Arc<BTreeSet<NodeId>>,
+    inbound: mpsc::Sender<Inbound>,
+    metrics: NodeMetrics,
+) -> Result<(), &'static str> {
+    let mut buffer = Vec::with_capacity(READ_CHUNK_BYTES);
+    let mut chunk = vec![0u8; READ_CHUNK_BYTES];
+    let mut peer: Option<NodeId> = None;
+    let hello_deadline = tokio::time::Instant::now() + HELLO_TIMEOUT;
+    loop {
+        // Decode every whole frame already buffered.
+        loop {
+            let decoded = decode_prefix(&buffer, me.frame_bytes_max).map_err(|e| {
+                metrics.rejected(reject_reason(&e));
+                "bad frame"
+            })?;
+            let Some((frame, used)) = decoded else { break };
+            buffer.drain(..used);
+            let from = accept_frame(&frame, me, &members, &mut peer)
+                .inspect_err(|&reason| metrics.rejected(reason))?;
+            if let Some(from) = from {
+                metrics.received(from, Channel::Stream);
+                let item = Inbound::Frame(InboundFrame {
+                    from,
+                    channel: Channel::Stream,
+                    payload: frame.payload,
+                });
+                inbound.send(item).await.map_err(|_| "node stopping")?;
+            }
+        }
+        let read = if peer.is_none() {
+            tokio::time::timeout_at(hello_deadline, socket.read(&mut chunk))
+                .await
+                .map_err(|_| {
+                    metrics.rejected("hello_timeout");
+                    "no hello in time"
+                })?
+        } else {
+            socket.read(&mut chunk).await
+        };
+        match read {
+            Ok(0) | Err(_) => return Ok(()),
+            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// Checks one frame against the connection's state; returns the sender of a
+/// protocol message to deliver, or `None` for the hello.
+fn accept_frame(
+    frame: &Frame,
+    me: WireIdentity,
+    members: &BTreeSet<NodeId>,
+    peer: &mut Option<NodeId>,
+) -> Result<Option<NodeId>, &'static str> {
+    if frame.receiver != me.id {
+        return Err("wrong_receiver");
+    }
+    if frame.protocol != me.protocol {
+        return Err("wrong_protocol");
+    }
+    match (*peer, frame.kind) {
+        (None, FrameKind::Hello) if members.contains(&frame.sender) && frame.sender != me.id => {
+            *peer = Some(frame.sender);
+            Ok(None)
+        }
+        (None, FrameKind::Hello) => Err("unknown_sender"),
+        (None, _) => Err("no_hello"),
+        (Some(p), FrameKind::Message) if p == frame.sender => Ok(Some(p)),
+        (Some(_), FrameKind::Message) => Err("sender_mismatch"),
+        (Some(_), _) => Err("unexpected_kind"),
+    }
+}
+
+pub fn reject_reason(error: &skein_core::FrameError) -> &'static str {
+    use skein_core::FrameError::*;
+    match error {
+        BadMagic { .. } => "bad_magic",
+        UnsupportedVersion { .. } => "bad_version",
+        UnknownKind { .. } => "unknown_kind",
+        TooLarge { .. } => "oversized",
+        ChecksumMismatch { .. } => "bad_checksum",
+        LengthMismatch { .. } => "bad_length",
+    }
+}
+
+/// Keeps a connection to `peer` open and drains its outbox into it.
+pub async fn dial(
+    me: WireIdentity,
+    peer: NodeId,
+    addr: SocketAddr,
+    outbox: Arc<Outbox>,
+    shutdown: CancellationToken,
+) {
+    let mut rng = rand::rngs::StdRng::from_os_rng();
+    let mut backoff = BACKOFF_MIN;
+    loop {
+        let connected = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            c = TcpStream::connect(addr) => c,
+        };
+        match connected {
+            Ok(mut socket) => {
+                let _ = socket.set_nodelay(true);
+                backoff = BACKOFF_MIN;
+                tracing::debug!(%peer, %addr, "stream connected");
+                let hello = me.frame(FrameKind::Hello, peer, Vec::new());
+                if socket.write_all(&hello).await.is_ok() {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = drain(&mut socket, &outbox) => {}
+                    }
+                }
+                tracing::debug!(%peer, "stream disconnected; reconnecting");
+            }
+            Err(error) => tracing::trace!(%peer, %addr, %error, "connect failed"),
+        }
+        // Jitter keeps a restarted cluster from reconnecting in lockstep.
+        let pause = backoff.mul_f64(rng.random_range(0.5..1.0));
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(pause) => {}
+        }
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+async fn drain(socket: &mut TcpStream, outbox: &Outbox) {
+    let mut probe = [0u8; 1];
+    loop {
+        tokio::select! {
+            frame = outbox.pop() => {
+                if socket.write_all(&frame).await.is_err() {
+                    return;
+                }
+            }
+            // The peer never writes on this connection: readable means closed.
+            _ = socket.read(&mut probe) => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn me() -> WireIdentity {
+        WireIdentity {
+            id: NodeId(1),
+            protocol: 7,
+            frame_bytes_max: 1024,
+        }
+    }
+
+    fn frame(kind: FrameKind, sender: u16, receiver: u16, protocol: u16) -> Frame {
+        Frame {
+            kind,
+            sender: NodeId(sender),
+            receiver: NodeId(receiver),
+            protocol,
+            payload: vec![],
+        }
+    }
+
+    #[test]
+    fn a_connection_must_start_with_a_members_hello() {
+        let members: BTreeSet<NodeId> = [1, 2, 3].map(NodeId).into();
+        let mut peer = None;
+        assert_eq!(
+            accept_frame(
+                &frame(FrameKind::Message, 2, 1, 7),
+                me(),
+                &members,
+                &mut peer
+            ),
+            Err("no_hello")
+        );
+        assert_eq!(
+            accept_frame(&frame(FrameKind::Hello, 9, 1, 7), me(), &members, &mut peer),
+            Err("unknown_sender")
+        );
+        assert_eq!(
+            accept_frame(&frame(FrameKind::Hello, 2, 3, 7), me(), &members, &mut peer),
+            Err("wrong_receiver")
+        );
+        assert_eq!(
+            accept_frame(&frame(FrameKind::Hello, 2, 1, 8), me(), &members, &mut peer),
+            Err("wrong_protocol")
+        );
+        assert_eq!(
+            accept_frame(&frame(FrameKind::Hello, 2, 1, 7), me(), &members, &mut peer),
+            Ok(None)
+        );
+        assert_eq!(
+            accept_frame(
+                &frame(FrameKind::Message, 2, 1, 7),
+                me(),
+                &members,
+                &mut peer
+            ),
+            Ok(Some(NodeId(2)))
+        );
+        assert_eq!(
+            accept_frame(
+                &frame(FrameKind::Message, 3, 1, 7),
+                me(),
+                &members,
+                &mut peer
+            ),
+            Err("sender_mismatch")
+        );
+    }
+}
