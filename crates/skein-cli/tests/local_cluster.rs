@@ -198,3 +198,88 @@ fn down_stops_every_process() {
     let again = Cluster::up(dir.path(), 2, 40_200);
     drop(again);
 }
+
+#[test]
+fn an_attached_cluster_stops_every_node_on_ctrl_c() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let dir = tempfile::tempdir().unwrap();
+    let mut launcher = Command::new(SKEIN)
+        .args([
+            "cluster",
+            "up",
+            "--nodes",
+            "2",
+            "--fresh",
+            "--port-offset",
+            "40300",
+            "--dir",
+            dir.path().to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _cleanup = Cluster {
+        dir: dir.path().to_path_buf(),
+        api_base: 44_300,
+    };
+    // Wait until the launcher says it supervises: its URL table is out.
+    let stdout = launcher.stdout.take().unwrap();
+    let (lines_tx, lines_rx) = std::sync::mpsc::sync_channel(64);
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines_tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = Instant::now() + CONVERGE_WITHIN;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = lines_rx
+            .recv_timeout(left)
+            .expect("the launcher never said it was running");
+        if line.contains("Press Ctrl-C") {
+            break;
+        }
+    }
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("cluster.json")).unwrap()).unwrap();
+    let pids: Vec<u64> = state["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["pid"].as_u64().unwrap())
+        .collect();
+
+    kill(Pid::from_raw(launcher.id() as i32), Signal::SIGINT).unwrap();
+    let deadline = Instant::now() + CONVERGE_WITHIN;
+    let status = loop {
+        if let Some(status) = launcher.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the launcher did not stop on SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "launcher exit: {status}");
+    for pid in pids {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        assert!(
+            stat.is_empty() || stat.contains(") Z"),
+            "node pid {pid} outlived its launcher"
+        );
+    }
+    let log = std::fs::read_to_string(dir.path().join("node-1.log")).unwrap();
+    assert!(
+        log.contains("node stopped"),
+        "node 1 did not shut down gracefully:\n{log}"
+    );
+}

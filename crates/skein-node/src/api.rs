@@ -200,7 +200,7 @@ async fn capabilities(State(state): State<ApiState>) -> Json<Capabilities> {
     responses(
         (status = 200, body = ReplyBody),
         (status = 400, body = ErrorBody, description = "not a request of this service"),
-        (status = 413, description = "body over 64 KiB"),
+        (status = 413, body = ErrorBody, description = "body over 64 KiB"),
         (status = 503, body = ErrorBody, description = "too many requests in flight, or stopping"),
         (status = 504, body = ErrorBody, description = "no reply within the request timeout"),
     ))]
@@ -208,13 +208,24 @@ async fn submit_request(
     State(state): State<ApiState>,
     body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    let Ok(Json(body)) = body else {
-        state.metrics.request("bad_request");
-        return error(
-            StatusCode::BAD_REQUEST,
-            "bad_json",
-            "the body must be JSON (Content-Type: application/json)",
-        );
+    let body = match body {
+        Ok(Json(body)) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            state.metrics.request("too_large");
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("the body is over {REQUEST_BODY_BYTES_MAX} bytes"),
+            );
+        }
+        Err(rejection) => {
+            state.metrics.request("bad_request");
+            return error(
+                StatusCode::BAD_REQUEST,
+                "bad_json",
+                format!("the body must be JSON with Content-Type: application/json ({rejection})"),
+            );
+        }
     };
     let (reply, answer) = oneshot::channel();
     if state

@@ -49,6 +49,35 @@ pub struct UpArgs {
 }
 
 pub fn up(args: UpArgs, services: &[Service]) -> anyhow::Result<()> {
+    block_on(up_async(args, services))
+}
+
+/// SIGINT and SIGTERM, caught from before the first node is spawned: a
+/// Ctrl-C at any moment stops the nodes instead of orphaning them.
+struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+}
+
+async fn up_async(args: UpArgs, services: &[Service]) -> anyhow::Result<()> {
+    let mut stop = StopSignals::install()?;
     find_service(services, &args.service).map_err(|e| UsageError(e.to_string()))?;
     let bases = PortBases::shifted(args.port_offset).map_err(|e| UsageError(e.to_string()))?;
     let dir = args.dir.dir.clone();
@@ -118,7 +147,11 @@ pub fn up(args: UpArgs, services: &[Service]) -> anyhow::Result<()> {
     }
     cluster.save(&dir)?;
     let ids: Vec<u16> = cluster.nodes.iter().map(|n| n.id).collect();
-    if let Err(error) = wait_ready(&cluster, &ids, Duration::from_secs(args.ready_timeout_secs)) {
+    let ready = tokio::select! {
+        ready = wait_ready(&cluster, &ids, Duration::from_secs(args.ready_timeout_secs)) => ready,
+        _ = stop.recv() => Err(anyhow::anyhow!("interrupted while starting; stopped the nodes")),
+    };
+    if let Err(error) = ready {
         stop_all(&mut cluster);
         cluster.save(&dir)?;
         return Err(error);
@@ -137,7 +170,7 @@ pub fn up(args: UpArgs, services: &[Service]) -> anyhow::Result<()> {
         args.nodes,
         dir.display()
     );
-    supervise(&dir, children)
+    supervise(&dir, children, stop).await
 }
 
 fn spawn(executable: &Path, record: &NodeRecord) -> anyhow::Result<Child> {
@@ -165,7 +198,7 @@ fn spawn(executable: &Path, record: &NodeRecord) -> anyhow::Result<Child> {
 }
 
 /// Waits until every listed node answers `/api/v1/status`, with a progress bar.
-fn wait_ready(cluster: &ClusterState, ids: &[u16], timeout: Duration) -> anyhow::Result<()> {
+async fn wait_ready(cluster: &ClusterState, ids: &[u16], timeout: Duration) -> anyhow::Result<()> {
     let bar = ProgressBar::new(ids.len() as u64);
     bar.set_style(
         ProgressStyle::with_template(
@@ -182,7 +215,7 @@ fn wait_ready(cluster: &ClusterState, ids: &[u16], timeout: Duration) -> anyhow:
         .iter()
         .filter(|n| ids.contains(&n.id))
         .collect();
-    let result = block_on(async {
+    let result = async {
         while !waiting.is_empty() {
             let mut still = Vec::new();
             for node in waiting {
@@ -212,7 +245,8 @@ fn wait_ready(cluster: &ClusterState, ids: &[u16], timeout: Duration) -> anyhow:
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Ok(())
-    });
+    }
+    .await;
     bar.finish_and_clear();
     result
 }
@@ -243,20 +277,18 @@ fn url_table(cluster: &ClusterState) -> Table {
 }
 
 /// Keeps the launcher alive until SIGINT/SIGTERM, reaping nodes that exit.
-fn supervise(dir: &Path, mut children: Vec<Child>) -> anyhow::Result<()> {
-    block_on(async {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut terminate = signal(SignalKind::terminate())?;
-        let mut reap = tokio::time::interval(Duration::from_millis(250));
-        loop {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => break,
-                _ = terminate.recv() => break,
-                _ = reap.tick() => children.retain_mut(|c| matches!(c.try_wait(), Ok(None))),
-            }
+async fn supervise(
+    dir: &Path,
+    mut children: Vec<Child>,
+    mut stop: StopSignals,
+) -> anyhow::Result<()> {
+    let mut reap = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            _ = stop.recv() => break,
+            _ = reap.tick() => children.retain_mut(|c| matches!(c.try_wait(), Ok(None))),
         }
-        anyhow::Ok(())
-    })?;
+    }
     println!("\nstopping the cluster...");
     // Restarts from other shells change pids: trust the state file, not our children.
     let mut cluster = ClusterState::load(dir)?;
@@ -307,7 +339,7 @@ pub fn restart(dir: &Path, id: u16) -> anyhow::Result<()> {
     node.pid = child.id();
     node.state = NodeState::Running;
     cluster.save(dir)?;
-    wait_ready(&cluster, &[id], Duration::from_secs(30))?;
+    block_on(wait_ready(&cluster, &[id], Duration::from_secs(30)))?;
     println!("node {id} restarted (pid {})", child.id());
     Ok(())
 }
