@@ -190,29 +190,43 @@ where
     Ok(())
 }
 
+/// Writes queued while one fsync runs go out together under the next one.
+const GROUP_COMMIT_WRITES_MAX: usize = 256;
+
 fn run_storage(
     mut log: RecordLog,
     mut writes: mpsc::Receiver<(u64, StorageWrite)>,
     inbound: mpsc::Sender<Inbound>,
     metrics: NodeMetrics,
 ) {
-    while let Some((token, write)) = writes.blocking_recv() {
-        let done = match log.write(&write) {
-            Ok(bytes) => {
-                metrics.persisted_bytes.inc_by(bytes as u64);
-                Inbound::Persisted { token }
+    while let Some(first) = writes.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < GROUP_COMMIT_WRITES_MAX {
+            match writes.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
             }
-            Err(error) => {
-                tracing::error!(%error, token, "durable write failed");
-                Inbound::StorageFailed {
+        }
+        let (tokens, batch): (Vec<u64>, Vec<StorageWrite>) = batch.into_iter().unzip();
+        let outcome = log.write_batch(&batch);
+        for token in tokens {
+            let done = match &outcome {
+                Ok(_) => Inbound::Persisted { token },
+                Err(error) => Inbound::StorageFailed {
                     token,
                     error: error.to_string(),
-                }
+                },
+            };
+            if inbound.blocking_send(done).is_err() {
+                return;
             }
-        };
-        if inbound.blocking_send(done).is_err() {
-            return;
         }
+        match outcome {
+            Ok(bytes) => {
+                metrics.persisted_bytes.inc_by(bytes as u64);
+            }
+            Err(error) => tracing::error!(%error, "durable write failed"),
+        };
     }
 }
 

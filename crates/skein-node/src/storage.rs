@@ -74,33 +74,49 @@ impl RecordLog {
 
     /// Makes `write` durable. Returns the bytes written.
     pub fn write(&mut self, write: &StorageWrite) -> Result<usize, StorageError> {
-        match write {
-            StorageWrite::Append(bytes) => {
-                let framed = frame(bytes)?;
-                let path = self.dir.join(LOG_FILE);
-                self.file.write_all(&framed).map_err(io_at(&path))?;
-                self.file.sync_data().map_err(io_at(&path))?;
-                Ok(framed.len())
-            }
-            StorageWrite::Replace(bytes) => {
-                let framed = frame(bytes)?;
-                let path = self.dir.join(LOG_FILE);
-                let next = self.dir.join("records.log.next");
-                let mut file = File::create(&next).map_err(io_at(&next))?;
-                file.write_all(&framed)
-                    .and_then(|_| file.sync_all())
-                    .map_err(io_at(&next))?;
-                std::fs::rename(&next, &path).map_err(io_at(&path))?;
-                File::open(&self.dir)
-                    .and_then(|d| d.sync_all())
-                    .map_err(io_at(&self.dir))?;
-                self.file = OpenOptions::new()
-                    .append(true)
-                    .open(&path)
-                    .map_err(io_at(&path))?;
-                Ok(framed.len())
+        self.write_batch(std::slice::from_ref(write))
+    }
+
+    /// Makes every write durable with one fsync (group commit): appends are
+    /// buffered and synced together; a `Replace` supersedes the appends
+    /// before it, so those are never written. Returns the bytes written.
+    pub fn write_batch(&mut self, writes: &[StorageWrite]) -> Result<usize, StorageError> {
+        let path = self.dir.join(LOG_FILE);
+        let mut pending = Vec::new();
+        let mut written = 0;
+        for write in writes {
+            match write {
+                StorageWrite::Append(bytes) => pending.extend_from_slice(&frame(bytes)?),
+                StorageWrite::Replace(bytes) => {
+                    pending.clear();
+                    written += self.replace(&frame(bytes)?)?;
+                }
             }
         }
+        if !pending.is_empty() {
+            self.file.write_all(&pending).map_err(io_at(&path))?;
+            self.file.sync_data().map_err(io_at(&path))?;
+            written += pending.len();
+        }
+        Ok(written)
+    }
+
+    fn replace(&mut self, framed: &[u8]) -> Result<usize, StorageError> {
+        let path = self.dir.join(LOG_FILE);
+        let next = self.dir.join("records.log.next");
+        let mut file = File::create(&next).map_err(io_at(&next))?;
+        file.write_all(framed)
+            .and_then(|_| file.sync_all())
+            .map_err(io_at(&next))?;
+        std::fs::rename(&next, &path).map_err(io_at(&path))?;
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_at(&self.dir))?;
+        self.file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(io_at(&path))?;
+        Ok(framed.len())
     }
 }
 
@@ -155,6 +171,25 @@ mod tests {
         drop(log);
         let (_, records) = RecordLog::open(dir.path()).unwrap();
         assert_eq!(records, vec![b"snap".to_vec(), b"c".to_vec()]);
+    }
+
+    #[test]
+    fn a_batch_is_one_durable_step_and_replace_supersedes_earlier_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, _) = RecordLog::open(dir.path()).unwrap();
+        let batch = [
+            StorageWrite::Append(b"gone".to_vec()),
+            StorageWrite::Replace(b"snap".to_vec()),
+            StorageWrite::Append(b"x".to_vec()),
+            StorageWrite::Append(b"y".to_vec()),
+        ];
+        log.write_batch(&batch).unwrap();
+        drop(log);
+        let (_, records) = RecordLog::open(dir.path()).unwrap();
+        assert_eq!(
+            records,
+            vec![b"snap".to_vec(), b"x".to_vec(), b"y".to_vec()]
+        );
     }
 
     #[test]
