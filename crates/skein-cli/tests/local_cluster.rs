@@ -111,6 +111,28 @@ impl Cluster {
     }
 }
 
+/// The pids `cluster up` recorded in DIR/cluster.json.
+fn node_pids(dir: &Path) -> Vec<u64> {
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("cluster.json")).unwrap()).unwrap();
+    state["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["pid"].as_u64().unwrap())
+        .collect()
+}
+
+fn assert_all_exited(pids: &[u64]) {
+    for pid in pids {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        assert!(
+            stat.is_empty() || stat.contains(") Z"),
+            "node pid {pid} still runs"
+        );
+    }
+}
+
 fn peer_up(status: &StatusResponse, peer: u16) -> bool {
     status.peers.iter().any(|p| p.id == peer && p.up)
 }
@@ -176,23 +198,10 @@ fn a_paused_node_is_reported_down_and_comes_back_on_resume() {
 fn down_stops_every_process() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = Cluster::up(dir.path(), 2, 40_200);
-    let state: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("cluster.json")).unwrap()).unwrap();
-    let pids: Vec<u64> = state["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["pid"].as_u64().unwrap())
-        .collect();
+    let pids = node_pids(dir.path());
     let out = skein(&["cluster", "down", "--dir", dir.path().to_str().unwrap()]);
     assert!(out.status.success());
-    for pid in pids {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        assert!(
-            stat.is_empty() || stat.contains(") Z"),
-            "node pid {pid} still runs"
-        );
-    }
+    assert_all_exited(&pids);
     assert!(cluster.status(1).is_none());
     // Starting again in the same dir works once the old one is down.
     let again = Cluster::up(dir.path(), 2, 40_200);
@@ -248,14 +257,7 @@ fn an_attached_cluster_stops_every_node_on_ctrl_c() {
             break;
         }
     }
-    let state: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("cluster.json")).unwrap()).unwrap();
-    let pids: Vec<u64> = state["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["pid"].as_u64().unwrap())
-        .collect();
+    let pids = node_pids(dir.path());
 
     kill(Pid::from_raw(launcher.id() as i32), Signal::SIGINT).unwrap();
     let deadline = Instant::now() + CONVERGE_WITHIN;
@@ -270,13 +272,7 @@ fn an_attached_cluster_stops_every_node_on_ctrl_c() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "launcher exit: {status}");
-    for pid in pids {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        assert!(
-            stat.is_empty() || stat.contains(") Z"),
-            "node pid {pid} outlived its launcher"
-        );
-    }
+    assert_all_exited(&pids);
     let log = std::fs::read_to_string(dir.path().join("node-1.log")).unwrap();
     assert!(
         log.contains("node stopped"),

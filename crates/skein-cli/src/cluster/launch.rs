@@ -292,20 +292,23 @@ async fn supervise(
     println!("\nstopping the cluster...");
     // Restarts from other shells change pids: trust the state file, not our children.
     let mut cluster = ClusterState::load(dir)?;
-    let killed = stop_all(&mut cluster);
+    stop_and_report(dir, &mut cluster)?;
     for child in &mut children {
         let _ = child.wait();
     }
+    Ok(())
+}
+
+/// Stops every node, records it, and tells the user.
+pub fn stop_and_report(dir: &Path, cluster: &mut ClusterState) -> anyhow::Result<()> {
+    let killed = stop_all(cluster);
     cluster.save(dir)?;
-    println!(
-        "stopped {} nodes{}",
-        cluster.nodes.len(),
-        if killed > 0 {
-            format!(" ({killed} needed SIGKILL)")
-        } else {
-            String::new()
-        }
-    );
+    let forced = if killed > 0 {
+        format!(" ({killed} needed SIGKILL)")
+    } else {
+        String::new()
+    };
+    println!("stopped {} nodes{forced}", cluster.nodes.len());
     Ok(())
 }
 

@@ -56,19 +56,7 @@ pub fn run(command: ClusterCommand, services: &[Service]) -> anyhow::Result<()> 
     match command {
         ClusterCommand::Up(args) => launch::up(args, services),
         ClusterCommand::Down(DirArg { dir }) => {
-            let mut cluster = ClusterState::load(&dir)?;
-            let killed = launch::stop_all(&mut cluster);
-            cluster.save(&dir)?;
-            println!(
-                "stopped {} nodes{}",
-                cluster.nodes.len(),
-                if killed > 0 {
-                    format!(" ({killed} needed SIGKILL)")
-                } else {
-                    String::new()
-                }
-            );
-            Ok(())
+            launch::stop_and_report(&dir, &mut ClusterState::load(&dir)?)
         }
         ClusterCommand::Kill(target) => act(target, Signal::SIGKILL, NodeState::Killed, "killed"),
         ClusterCommand::Pause(target) => act(target, Signal::SIGSTOP, NodeState::Paused, "paused"),
