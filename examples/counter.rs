@@ -14,6 +14,7 @@
 //! cargo run --example counter -- cluster up --service counter
 //! cargo run --example counter -- request --api http://127.0.0.1:4001 '{"Add":{"by":5}}'
 //! cargo run --example counter -- request --api http://127.0.0.1:4003 '"Total"'
+//! curl http://127.0.0.1:4002/api/v1/counter
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -108,10 +109,51 @@ impl Protocol for Counter {
     }
 }
 
+/// The service's own REST endpoint, `GET /api/v1/counter`, beside the
+/// generic ones every node has. Handlers reach the protocol only through
+/// the `CoreHandle`, as typed requests.
+mod http {
+    use super::{CounterReply, CounterRequest};
+    use axum::{extract::State, routing::get, Json, Router};
+    use skein_node::{CallError, CoreHandle, ServiceApi};
+    use utoipa::OpenApi;
+
+    #[derive(serde::Serialize, utoipa::ToSchema)]
+    pub struct TotalBody {
+        /// The sum of every node's increments this node has heard of.
+        pub total: u64,
+    }
+
+    /// The counter's total as this node sees it.
+    #[utoipa::path(get, path = "/api/v1/counter", tag = "counter", responses((status = 200, body = TotalBody)))]
+    async fn total(State(core): State<CoreHandle>) -> Result<Json<TotalBody>, CallError> {
+        let CounterReply::Total(total) = core.request(&CounterRequest::Total).await?;
+        Ok(Json(TotalBody { total }))
+    }
+
+    #[derive(OpenApi)]
+    #[openapi(paths(total), components(schemas(TotalBody)))]
+    struct CounterDoc;
+
+    pub fn api() -> ServiceApi {
+        ServiceApi {
+            routes: |core| {
+                Router::new()
+                    .route("/api/v1/counter", get(total))
+                    .with_state(core)
+            },
+            openapi: CounterDoc::openapi,
+        }
+    }
+}
+
+fn service() -> skein_node::Service {
+    skein_node::Service::of::<Counter>("a grow-only counter replicated by broadcast")
+        .with_api(http::api())
+}
+
 fn main() -> std::process::ExitCode {
-    skein_cli::main_with(vec![skein_node::Service::of::<Counter>(
-        "a grow-only counter replicated by broadcast",
-    )])
+    skein_cli::main_with(vec![service()])
 }
 
 #[cfg(test)]
@@ -138,7 +180,7 @@ mod tests {
                 ..Default::default()
             };
             let settings = NodeSettings::resolve(overrides, Default::default()).unwrap();
-            tokio::spawn(skein_node::run_node::<Counter>(settings, shutdown.clone()));
+            tokio::spawn(super::service().run(settings, shutdown.clone()));
         }
         let http = reqwest::Client::new();
         let api = |id: u16| format!("http://127.0.0.1:{}/api/v1", bases.api + id);
@@ -176,8 +218,33 @@ mod tests {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        let own: serde_json::Value = http
+            .get(format!("{}/counter", api(2)))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let openapi: serde_json::Value = http
+            .get(format!("http://127.0.0.1:{}/openapi.json", bases.api + 1))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         shutdown.cancel();
         assert_eq!(totals, vec![Some(5); 3], "nodes did not converge");
+        assert_eq!(own["total"], 5, "the service's own route");
+        assert!(
+            openapi["paths"]["/api/v1/counter"].is_object(),
+            "the service's route is not in /openapi.json"
+        );
+        assert!(
+            openapi["paths"]["/api/v1/status"].is_object(),
+            "the node's routes left /openapi.json"
+        );
     }
 
     #[test]

@@ -5,9 +5,11 @@
 //! them. That keeps the OpenAPI document static and the handlers small.
 
 use crate::config::NodeSettings;
-use crate::inbound::{ApiCommand, Inbound, RequestError};
+use crate::inbound::Inbound;
 use crate::metrics::NodeMetrics;
 use crate::peers::{PeerStatus, PeerTable};
+use crate::service_api::{CallError, CoreHandle, ServiceApi};
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -19,7 +21,7 @@ use skein_core::Protocol;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use utoipa::{OpenApi, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
@@ -105,7 +107,8 @@ pub struct ReplyBody {
     pub reply: Value,
 }
 
-fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+/// A JSON error body with a status: every error the API sends has this shape.
+pub fn error_response(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     let body = ErrorBody {
         error: message.into(),
         code: code.to_string(),
@@ -117,9 +120,8 @@ fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response
 struct ApiState {
     info: Arc<NodeInfo>,
     peers: PeerTable,
-    core: mpsc::Sender<Inbound>,
+    core: CoreHandle,
     metrics: NodeMetrics,
-    request_timeout: Duration,
 }
 
 #[derive(OpenApi)]
@@ -134,29 +136,10 @@ pub struct ApiDoc;
 /// This node's identity, uptime, peers and service status.
 #[utoipa::path(get, path = "/api/v1/status", tag = "node",
     responses((status = 200, body = StatusResponse), (status = 503, body = ErrorBody, description = "node is stopping")))]
-async fn status(State(state): State<ApiState>) -> Response {
-    let (reply, answer) = oneshot::channel();
-    if state
-        .core
-        .send(Inbound::Api(ApiCommand::Status { reply }))
-        .await
-        .is_err()
-    {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "stopping",
-            "the node is shutting down",
-        );
-    }
-    let Ok(Ok(protocol)) = tokio::time::timeout(state.request_timeout, answer).await else {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "stopping",
-            "the node did not answer; it may be stopping or overloaded",
-        );
-    };
+async fn status(State(state): State<ApiState>) -> Result<Json<StatusResponse>, CallError> {
+    let protocol = state.core.status().await?;
     let info = &state.info;
-    Json(StatusResponse {
+    Ok(Json(StatusResponse {
         id: info.id,
         service: info.service.to_string(),
         version: env!("CARGO_PKG_VERSION").to_string(),
@@ -164,8 +147,7 @@ async fn status(State(state): State<ApiState>) -> Response {
         ports: info.ports.clone(),
         peers: state.peers.snapshot(Instant::now()),
         protocol,
-    })
-    .into_response()
+    }))
 }
 
 /// The protocol and versions this node speaks, so peers and tools can refuse incompatible nodes.
@@ -206,72 +188,45 @@ async fn capabilities(State(state): State<ApiState>) -> Json<Capabilities> {
     ))]
 async fn submit_request(
     State(state): State<ApiState>,
-    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<Value>, JsonRejection>,
 ) -> Response {
     let body = match body {
         Ok(Json(body)) => body,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            state.metrics.request("too_large");
-            return error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                format!("the body is over {REQUEST_BODY_BYTES_MAX} bytes"),
-            );
-        }
-        Err(rejection) => {
-            state.metrics.request("bad_request");
-            return error(
-                StatusCode::BAD_REQUEST,
-                "bad_json",
-                format!("the body must be JSON with Content-Type: application/json ({rejection})"),
-            );
-        }
+        Err(rejection) => return json_rejection(&state.metrics, rejection),
     };
-    let (reply, answer) = oneshot::channel();
-    if state
-        .core
-        .send(Inbound::Api(ApiCommand::Request { body, reply }))
-        .await
-        .is_err()
-    {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "stopping",
-            "the node is shutting down",
-        );
-    }
-    match tokio::time::timeout(state.request_timeout, answer).await {
-        Ok(Ok(Ok(reply))) => Json(ReplyBody { reply }).into_response(),
-        Ok(Ok(Err(RequestError::BadRequest(why)))) => error(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            format!(
+    match state.core.request_json(body).await {
+        Ok(reply) => {
+            state.metrics.request("ok");
+            Json(ReplyBody { reply }).into_response()
+        }
+        Err(CallError::BadRequest(why)) => {
+            state.metrics.request("bad_request");
+            let message = format!(
                 "not a {} request: {why}; see /docs for the request shapes",
                 state.info.service
-            ),
-        ),
-        Ok(Ok(Err(RequestError::Busy))) => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
-            "too many requests in flight; retry later",
-        ),
-        Ok(Ok(Err(RequestError::Stopping))) | Ok(Err(_)) => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "stopping",
-            "the node is shutting down",
-        ),
-        Err(_) => {
-            state.metrics.request("timeout");
-            error(
-                StatusCode::GATEWAY_TIMEOUT,
-                "timeout",
-                format!(
-                    "no reply within {:?}; the request may still take effect",
-                    state.request_timeout
-                ),
-            )
+            );
+            error_response(StatusCode::BAD_REQUEST, "bad_request", message)
         }
+        Err(error) => error.into_response(),
     }
+}
+
+/// Turns axum's refusal of a JSON body into our JSON error shape.
+pub fn json_rejection(metrics: &NodeMetrics, rejection: JsonRejection) -> Response {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        metrics.request("too_large");
+        return error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the body is over {REQUEST_BODY_BYTES_MAX} bytes"),
+        );
+    }
+    metrics.request("bad_request");
+    error_response(
+        StatusCode::BAD_REQUEST,
+        "bad_json",
+        format!("the body must be JSON with Content-Type: application/json ({rejection})"),
+    )
 }
 
 async fn index(State(state): State<ApiState>) -> Html<String> {
@@ -288,75 +243,81 @@ async fn index(State(state): State<ApiState>) -> Html<String> {
 }
 
 async fn not_found() -> Response {
-    error(
+    error_response(
         StatusCode::NOT_FOUND,
         "not_found",
         "no such endpoint; see /docs",
     )
 }
 
-fn api_router(state: ApiState) -> Router {
+fn api_router(state: ApiState, service: ServiceApi) -> Router {
+    let mut document = ApiDoc::openapi();
+    document.merge((service.openapi)());
+    let service_routes = (service.routes)(state.core.clone());
     Router::new()
         .route("/", get(index))
         .route("/api/v1/status", get(status))
         .route("/api/v1/capabilities", get(capabilities))
         .route("/api/v1/request", post(submit_request))
+        .with_state(state)
+        .merge(service_routes)
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
-        .with_state(state)
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
 }
 
 fn metrics_router(metrics: NodeMetrics) -> Router {
+    let scrape = move || {
+        let metrics = metrics.clone();
+        async move {
+            (
+                [(
+                    header::CONTENT_TYPE,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                )],
+                metrics.encode(),
+            )
+        }
+    };
     Router::new()
-        .route(
-            "/metrics",
-            get(move || {
-                let metrics = metrics.clone();
-                async move {
-                    (
-                        [(
-                            header::CONTENT_TYPE,
-                            "text/plain; version=0.0.4; charset=utf-8",
-                        )],
-                        metrics.encode(),
-                    )
-                }
-            }),
-        )
+        .route("/metrics", get(scrape))
         .fallback(not_found)
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn spawn_servers(
-    api_listener: TcpListener,
-    metrics_listener: TcpListener,
-    info: NodeInfo,
-    peers: PeerTable,
-    core: mpsc::Sender<Inbound>,
-    metrics: NodeMetrics,
-    request_timeout: Duration,
-    shutdown: CancellationToken,
-) {
-    let state = ApiState {
-        info: Arc::new(info),
-        peers,
-        core,
-        metrics: metrics.clone(),
-        request_timeout,
-    };
-    let api = axum::serve(api_listener, api_router(state))
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-    let scrape = axum::serve(metrics_listener, metrics_router(metrics))
-        .with_graceful_shutdown(shutdown.cancelled_owned());
-    tokio::spawn(async move {
-        if let Err(error) = api.await {
-            tracing::error!(%error, "REST API server failed");
-        }
-    });
-    tokio::spawn(async move {
-        if let Err(error) = scrape.await {
-            tracing::error!(%error, "metrics server failed");
-        }
-    });
+/// Everything the HTTP servers need from the node.
+pub struct Servers {
+    pub api_listener: TcpListener,
+    pub metrics_listener: TcpListener,
+    pub info: NodeInfo,
+    pub peers: PeerTable,
+    pub core: mpsc::Sender<Inbound>,
+    pub metrics: NodeMetrics,
+    pub request_timeout: Duration,
+    pub service: ServiceApi,
+}
+
+impl Servers {
+    pub fn spawn(self, shutdown: CancellationToken) {
+        let core = CoreHandle::new(self.core, self.request_timeout, self.metrics.clone());
+        let state = ApiState {
+            info: Arc::new(self.info),
+            peers: self.peers,
+            core,
+            metrics: self.metrics.clone(),
+        };
+        let api = axum::serve(self.api_listener, api_router(state, self.service))
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let scrape = axum::serve(self.metrics_listener, metrics_router(self.metrics))
+            .with_graceful_shutdown(shutdown.cancelled_owned());
+        tokio::spawn(async move {
+            if let Err(error) = api.await {
+                tracing::error!(%error, "REST API server failed");
+            }
+        });
+        tokio::spawn(async move {
+            if let Err(error) = scrape.await {
+                tracing::error!(%error, "metrics server failed");
+            }
+        });
+    }
 }

@@ -22,12 +22,14 @@ pub mod outbox;
 pub mod peers;
 pub mod runtime;
 pub mod service;
+pub mod service_api;
 pub mod storage;
 pub mod stream;
 
 pub use config::{ConfigError, NodeOverrides, NodeSettings, PortBases};
-pub use runtime::run_node;
+pub use runtime::{run_node, run_service};
 pub use service::Service;
+pub use service_api::{CallError, CoreHandle, ServiceApi};
 pub use tokio_util::sync::CancellationToken;
 
 /// Why a node could not run.

@@ -16,6 +16,7 @@ use crate::inbound::{ApiCommand, Inbound, RequestError, INBOUND_QUEUE_MAX};
 use crate::metrics::NodeMetrics;
 use crate::outbox::Outbox;
 use crate::peers::PeerTable;
+use crate::service_api::ServiceApi;
 use crate::storage::RecordLog;
 use crate::stream::{self, WireIdentity};
 use crate::NodeError;
@@ -47,6 +48,19 @@ async fn bind_tcp(what: &'static str, addr: SocketAddr) -> Result<TcpListener, N
 /// Runs node `settings.id` with protocol `P` until `shutdown` is cancelled.
 pub async fn run_node<P>(
     settings: NodeSettings,
+    shutdown: CancellationToken,
+) -> Result<(), NodeError>
+where
+    P: Protocol + Send,
+    P::Status: Send,
+{
+    run_service::<P>(settings, ServiceApi::none(), shutdown).await
+}
+
+/// As [`run_node`], with the service's own REST endpoints.
+pub async fn run_service<P>(
+    settings: NodeSettings,
+    service: ServiceApi,
     shutdown: CancellationToken,
 ) -> Result<(), NodeError>
 where
@@ -149,17 +163,17 @@ where
         move || run_storage(log, storage_rx, inbound, metrics)
     });
 
-    let info = NodeInfo::new::<P>(&settings, started);
-    api::spawn_servers(
+    api::Servers {
         api_listener,
         metrics_listener,
-        info,
-        peers.clone(),
-        inbound_tx,
-        metrics.clone(),
-        settings.request_timeout,
-        shutdown.clone(),
-    );
+        info: NodeInfo::new::<P>(&settings, started),
+        peers: peers.clone(),
+        core: inbound_tx,
+        metrics: metrics.clone(),
+        request_timeout: settings.request_timeout,
+        service,
+    }
+    .spawn(shutdown.clone());
     tracing::info!(
         id = %settings.id, service = P::NAME, api = settings.api_port(), metrics = settings.metrics_port(),
         stream = settings.stream_port(), datagram = settings.datagram_port(), peers = settings.peers.len(),

@@ -4,7 +4,8 @@
 //! line: `Service::of::<MyProtocol>("what it does")`.
 
 use crate::config::NodeSettings;
-use crate::runtime::run_node;
+use crate::runtime::run_service;
+use crate::service_api::ServiceApi;
 use crate::NodeError;
 use skein_core::Protocol;
 use std::future::Future;
@@ -17,7 +18,8 @@ pub type NodeFuture = Pin<Box<dyn Future<Output = Result<(), NodeError>> + Send>
 pub struct Service {
     pub name: &'static str,
     pub summary: &'static str,
-    run: fn(NodeSettings, CancellationToken) -> NodeFuture,
+    api: ServiceApi,
+    run: fn(NodeSettings, ServiceApi, CancellationToken) -> NodeFuture,
 }
 
 impl Service {
@@ -29,12 +31,18 @@ impl Service {
         Self {
             name: P::NAME,
             summary,
-            run: |settings, shutdown| Box::pin(run_node::<P>(settings, shutdown)),
+            api: ServiceApi::none(),
+            run: |settings, api, shutdown| Box::pin(run_service::<P>(settings, api, shutdown)),
         }
     }
 
+    /// Adds the service's own REST endpoints (see [`ServiceApi`]).
+    pub fn with_api(self, api: ServiceApi) -> Self {
+        Self { api, ..self }
+    }
+
     pub fn run(&self, settings: NodeSettings, shutdown: CancellationToken) -> NodeFuture {
-        (self.run)(settings, shutdown)
+        (self.run)(settings, self.api, shutdown)
     }
 }
 

@@ -1,0 +1,151 @@
+//! How a service adds its own REST endpoints to a node.
+//!
+//! A service's handlers never touch the protocol directly: they call the
+//! core loop through a [`CoreHandle`], which sends a typed request and
+//! waits (bounded by the request timeout) for the protocol's reply. The
+//! service also hands over the OpenAPI paths of its routes, which are merged
+//! into the node's `/openapi.json` and `/docs`.
+
+use crate::inbound::{ApiCommand, Inbound, RequestError};
+use crate::metrics::NodeMetrics;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use serde::{de::DeserializeOwned, Serialize};
+use serde_json::Value;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// What a service adds to the node's REST API.
+#[derive(Clone, Copy)]
+pub struct ServiceApi {
+    pub routes: fn(CoreHandle) -> Router,
+    pub openapi: fn() -> utoipa::openapi::OpenApi,
+}
+
+impl ServiceApi {
+    /// No endpoints beyond the ones every node has.
+    pub fn none() -> Self {
+        Self {
+            routes: |_| Router::new(),
+            openapi: || utoipa::openapi::OpenApiBuilder::new().build(),
+        }
+    }
+}
+
+/// Why a call into the core loop gave no reply. Renders as a JSON error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    #[error("not a valid request for this service: {0}")]
+    BadRequest(String),
+    #[error("too many requests in flight; retry later")]
+    Busy,
+    #[error("the node is shutting down")]
+    Stopping,
+    #[error("no reply within {0:?}; the request may still take effect")]
+    Timeout(Duration),
+    #[error("the service replied with something unexpected: {0}")]
+    BadReply(String),
+}
+
+impl CallError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            CallError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            CallError::Busy | CallError::Stopping => StatusCode::SERVICE_UNAVAILABLE,
+            CallError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            CallError::BadReply(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            CallError::BadRequest(_) => "bad_request",
+            CallError::Busy => "busy",
+            CallError::Stopping => "stopping",
+            CallError::Timeout(_) => "timeout",
+            CallError::BadReply(_) => "bad_reply",
+        }
+    }
+}
+
+impl IntoResponse for CallError {
+    fn into_response(self) -> Response {
+        crate::api::error_response(self.status(), self.code(), self.to_string())
+    }
+}
+
+/// A cheap, cloneable line into the node's core loop.
+#[derive(Clone)]
+pub struct CoreHandle {
+    core: mpsc::Sender<Inbound>,
+    timeout: Duration,
+    metrics: NodeMetrics,
+}
+
+impl CoreHandle {
+    pub(crate) fn new(
+        core: mpsc::Sender<Inbound>,
+        timeout: Duration,
+        metrics: NodeMetrics,
+    ) -> Self {
+        Self {
+            core,
+            timeout,
+            metrics,
+        }
+    }
+
+    /// Sends one request of the service and waits for its reply.
+    pub async fn request<Req: Serialize, Rep: DeserializeOwned>(
+        &self,
+        request: &Req,
+    ) -> Result<Rep, CallError> {
+        let body =
+            serde_json::to_value(request).map_err(|e| CallError::BadRequest(e.to_string()))?;
+        let reply = self.request_json(body).await?;
+        serde_json::from_value(reply).map_err(|e| CallError::BadReply(e.to_string()))
+    }
+
+    /// As [`CoreHandle::request`], for a request already in JSON.
+    pub async fn request_json(&self, body: Value) -> Result<Value, CallError> {
+        let (reply, answer) = oneshot::channel();
+        self.call(ApiCommand::Request { body, reply }, answer)
+            .await?
+            .map_err(|error| match error {
+                RequestError::BadRequest(why) => CallError::BadRequest(why),
+                RequestError::Busy => CallError::Busy,
+                RequestError::Stopping => CallError::Stopping,
+            })
+    }
+
+    /// The protocol's own status, as JSON.
+    pub async fn status(&self) -> Result<Value, CallError> {
+        let (reply, answer) = oneshot::channel();
+        self.call(ApiCommand::Status { reply }, answer).await
+    }
+
+    async fn call<T>(
+        &self,
+        command: ApiCommand,
+        answer: oneshot::Receiver<T>,
+    ) -> Result<T, CallError> {
+        self.core
+            .send(Inbound::Api(command))
+            .await
+            .map_err(|_| CallError::Stopping)?;
+        match tokio::time::timeout(self.timeout, answer).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(_)) => Err(CallError::Stopping),
+            Err(_) => {
+                self.metrics.request("timeout");
+                Err(CallError::Timeout(self.timeout))
+            }
+        }
+    }
+}
+
+/// A JSON reply with status 200.
+pub fn ok<T: Serialize>(value: T) -> Response {
+    (StatusCode::OK, Json(value)).into_response()
+}
