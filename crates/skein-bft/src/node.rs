@@ -1,0 +1,366 @@
+//! `BftNode`: the modules wired together behind the sans-IO `Protocol` trait.
+//!
+//! One tick = one iteration of VE → Rep → PM, then the sends (§2 "inferred"
+//! order). Failure-detector tokens are handled as they arrive and answered
+//! at the next tick.
+
+use crate::byzantine::ByzantineBehaviour;
+use crate::config::{BftConfig, BftConfigError, Params};
+use crate::edfd::EdfdState;
+use crate::fd::{FdEnv, FdState};
+use crate::message::{BftMessage, BftReply, BftRequest};
+use crate::pm::PmState;
+use crate::rep::{Env, RepState};
+use crate::status::{BftCounters, BftStatus};
+use crate::types::{ClientId, ClientRequest, View};
+use crate::ve::VeState;
+use serde::{Deserialize, Serialize};
+use skein_core::{Boot, Context, Input, NodeId, Protocol, RequestId};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// Every module's variables: what `corrupt` overwrites, what
+/// `/api/v1/bft/state` shows and what a state file holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BftState {
+    pub ve: VeState,
+    pub rep: RepState,
+    pub pm: PmState,
+    pub fd: FdState,
+    pub edfd: EdfdState,
+}
+
+impl BftState {
+    pub fn new(n: usize) -> Self {
+        BftState {
+            ve: VeState::new(n),
+            rep: RepState::new(n),
+            pm: PmState::new(n),
+            fd: FdState::new(n),
+            edfd: EdfdState::new(n),
+        }
+    }
+}
+
+/// Most client requests waiting for execution at once (a bound, §STYLE).
+pub const WAITING_MAX: usize = 1024;
+
+pub struct BftNode {
+    pub(crate) p: Params,
+    pub(crate) config: BftConfig,
+    /// Set when the config was refused at boot: the node stays inert.
+    pub(crate) config_error: Option<BftConfigError>,
+    pub(crate) members: Vec<NodeId>,
+    pub(crate) st: BftState,
+    pub(crate) byz: Option<ByzantineBehaviour>,
+    /// Callers waiting per `(client, ts)`, with the tick they arrived.
+    pub(crate) waiting: BTreeMap<(ClientId, u64), (u64, Vec<RequestId>)>,
+    pub(crate) ticks: u64,
+    /// Peers that asked for our full structure.
+    pub(crate) full_to: BTreeSet<usize>,
+    pub(crate) counters: BftCounters,
+}
+
+impl BftNode {
+    /// Builds a node without a driver (tests, tools). Same rules as `boot`.
+    pub fn new(id: NodeId, members: &[NodeId], config: &BftConfig) -> Self {
+        let mut sorted = members.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        let n = sorted.len();
+        let me = sorted.iter().position(|&m| m == id);
+        let config_error = match me {
+            None => Some(BftConfigError::NotAMember { id: id.0 }),
+            Some(_) => config.validate(n).err(),
+        };
+        let p = Params::new(n, me.unwrap_or(0), config);
+        BftNode {
+            p,
+            config: config.clone(),
+            config_error,
+            members: sorted,
+            st: BftState::new(n),
+            byz: config.byzantine,
+            waiting: BTreeMap::new(),
+            ticks: 0,
+            full_to: BTreeSet::new(),
+            counters: BftCounters::default(),
+        }
+    }
+
+    pub fn params(&self) -> &Params {
+        &self.p
+    }
+
+    /// The full state of every module (`/api/v1/bft/state`).
+    pub fn state(&self) -> &BftState {
+        &self.st
+    }
+
+    /// Starts from a given state (a state file, or a test's injected start
+    /// state). Anything malformed in it is repaired at the next step.
+    pub fn set_state(&mut self, state: BftState) {
+        self.st = state;
+    }
+
+    /// Mutable access for tests and fault injection.
+    pub fn state_mut(&mut self) -> &mut BftState {
+        &mut self.st
+    }
+
+    pub fn byzantine(&self) -> Option<ByzantineBehaviour> {
+        self.byz
+    }
+
+    /// Changes the emulated Byzantine behaviour at run time.
+    pub fn set_byzantine(&mut self, b: Option<ByzantineBehaviour>) {
+        if self.byz == Some(ByzantineBehaviour::Unresponsive) && b.is_none() {
+            // §2.4: after leaving UNRESPONSIVE, restart the token ping-pong.
+            for k in 0..self.p.n {
+                if k != self.p.me {
+                    self.st.fd.owed.insert(k);
+                }
+            }
+        }
+        self.byz = b;
+    }
+
+    pub fn config_error(&self) -> Option<&BftConfigError> {
+        self.config_error.as_ref()
+    }
+
+    pub fn counters(&self) -> &BftCounters {
+        &self.counters
+    }
+
+    pub(crate) fn index_of(&self, id: NodeId) -> Option<usize> {
+        self.members.iter().position(|&m| m == id)
+    }
+
+    pub(crate) fn node_of(&self, k: usize) -> NodeId {
+        self.members[k]
+    }
+
+    /// `VE.get_current_view(k)` for every k.
+    pub(crate) fn current_views(&self) -> Vec<View> {
+        (0..self.p.n)
+            .map(|k| self.st.ve.get_current_view(&self.p, k))
+            .collect()
+    }
+
+    /// Repairs what no correct execution produces (§4 "bounded trimming").
+    fn sanitize(&mut self) {
+        let p = &self.p;
+        let mut fixed = self.st.ve.sanitize(p.n);
+        fixed += self.st.rep.sanitize(p);
+        fixed += self.st.pm.sanitize(p);
+        fixed += self.st.fd.sanitize(p);
+        fixed += self.st.edfd.sanitize(p);
+        if self.st.ve.edfd_after > self.st.edfd.token.saturating_add(1) {
+            // A VE gate beyond the next round can only be corruption.
+            self.st.ve.edfd_after = self.st.edfd.token;
+            fixed += 1;
+        }
+        self.counters.repairs += fixed;
+    }
+
+    fn on_tick(&mut self, ctx: &mut Context<'_, Self>) {
+        self.ticks += 1;
+        self.sanitize();
+        let p = self.p.clone();
+        if p.self_stabilizing {
+            self.st.ve.mask = if p.event_driven_fd {
+                self.st.edfd.mask(p.n)
+            } else {
+                vec![true; p.n]
+            };
+            let gate = !p.event_driven_fd || self.st.edfd.last.token >= self.st.ve.edfd_after;
+            if gate {
+                let o = self.st.ve.iterate(&p, self.st.rep.need_flush);
+                if o.reset {
+                    self.st.rep.rep_request_reset();
+                    self.counters.ve_resets += 1;
+                }
+                if o.case.is_some() && p.event_driven_fd {
+                    self.st.ve.edfd_after = self.st.edfd.token.saturating_add(1);
+                }
+            }
+        } else {
+            self.st.ve.pin_view_zero();
+        }
+        let cv = self.current_views();
+        let allow = self.st.ve.allow_service(&p);
+        let env = Env {
+            p: &p,
+            allow,
+            cv: cv.clone(),
+            pm_ok: self.st.pm.no_view_change(p.me),
+            byz: self.byz,
+        };
+        let out = self.st.rep.iterate(&env);
+        self.counters.flushes += u64::from(out.flushed);
+        self.counters.adoptions += u64::from(out.adopted);
+        self.counters.repairs += out.cleaned;
+        self.counters.executed += out.executed.len() as u64;
+        for e in out.executed {
+            self.reply_executed(ctx, &e.req.creq, e.req.seq, e.result);
+        }
+        self.reply_learnt(ctx);
+        let suspected = self.st.fd.suspected(&p, &cv);
+        if self.st.pm.iterate(&p, &cv, allow, suspected) {
+            self.st.ve.view_change(p.me);
+            self.counters.view_change_demands += 1;
+        }
+        self.send_all(ctx);
+    }
+
+    fn on_message(&mut self, ctx: &mut Context<'_, Self>, from: NodeId, message: BftMessage) {
+        let Some(j) = self.index_of(from) else {
+            self.counters.dropped += 1;
+            return;
+        };
+        if j == self.p.me {
+            self.counters.dropped += 1;
+            return;
+        }
+        let p = self.p.clone();
+        let ok = match message {
+            BftMessage::Ve(m) => !p.self_stabilizing || self.st.ve.receive(&p, j, &m),
+            BftMessage::Rep(m) => {
+                // §2.2: Rep messages are taken only while service is allowed.
+                if self.st.ve.allow_service(&p) {
+                    let pm_ok = self.st.pm.no_view_change(p.me);
+                    self.st.rep.receive(&p, j, *m, pm_ok)
+                } else {
+                    true
+                }
+            }
+            BftMessage::StateRequest => {
+                self.full_to.insert(j);
+                true
+            }
+            BftMessage::Pm(m) => self.st.pm.receive(&p, j, m),
+            BftMessage::Fd(m) => {
+                let cv = self.current_views();
+                let env = FdEnv {
+                    cv: &cv,
+                    allow: self.st.ve.allow_service(&p),
+                    pm_ok: self.st.pm.no_view_change(p.me),
+                    pend_reqs: self.get_pend_reqs(),
+                };
+                self.st.fd.on_token(&p, j, m.susp, &env);
+                true
+            }
+            BftMessage::Edfd(m) => {
+                let (reply, finished) = self.st.edfd.on_token(&p, j, m);
+                if let Some(r) = reply {
+                    self.send_to(ctx, j, skein_core::Channel::Stream, BftMessage::Edfd(r));
+                }
+                if finished {
+                    if let Some(t) = self.st.edfd.tick(&p, true) {
+                        self.broadcast(ctx, skein_core::Channel::Stream, BftMessage::Edfd(t));
+                    }
+                }
+                true
+            }
+        };
+        if !ok {
+            self.counters.dropped += 1;
+        }
+    }
+
+    /// `Rep.get_pend_reqs()` for the progress check; None is the VIEW_CHANGE
+    /// marker. Deviation (BFTLIST.md §2.4, §5 UNRESPONSIVE_TO_HALF): the spec's
+    /// `known_pend() ∩ unassigned()` drops a request once the primary
+    /// pre-prepared it, so a primary that pre-prepares to only some replicas
+    /// looks as if it progressed forever and those replicas never suspect it.
+    /// Likewise a request prepared at a sequence number whose gap below is
+    /// never filled (ASSIGN_DIFFERENT_SEQNUMS) has left `pend` but never
+    /// executes. The intent is "the primary gets known requests executed", so
+    /// the check uses `known_pend()` plus the client requests of own `reqq`:
+    /// an element leaves this set only by executing (or being dropped).
+    pub(crate) fn get_pend_reqs(&self) -> Option<Vec<ClientRequest>> {
+        let rep = &self.st.rep;
+        let own = &rep.rep[self.p.me];
+        if own.view_changed {
+            return None;
+        }
+        let mut out = rep.known_pend(&self.p);
+        for e in own.reqq.iter().filter(|e| !e.req.creq.is_dummy()) {
+            if !out.contains(&e.req.creq) {
+                out.push(e.req.creq.clone());
+            }
+        }
+        Some(out)
+    }
+
+    fn on_request(&mut self, ctx: &mut Context<'_, Self>, id: RequestId, request: BftRequest) {
+        if let Some(e) = &self.config_error {
+            let reason = e.to_string();
+            ctx.reply(id, BftReply::Refused { reason });
+            return;
+        }
+        if self.byz == Some(ByzantineBehaviour::Unresponsive) {
+            return;
+        }
+        self.client_request(ctx, id, request);
+    }
+}
+
+impl Protocol for BftNode {
+    type Message = BftMessage;
+    type Request = BftRequest;
+    type Reply = BftReply;
+    type Config = BftConfig;
+    type Status = BftStatus;
+
+    const NAME: &'static str = "bftlist";
+    const PROTOCOL_ID: u16 = 2;
+    const VERSION: u16 = 1;
+
+    /// Never panics: a refused config leaves the node inert (it sends
+    /// nothing, refuses every request with the reason and shows it in its
+    /// status). BFTList keeps nothing durable: after a restart the node
+    /// converges like after any transient fault.
+    fn boot(boot: Boot<'_, BftConfig>) -> Self {
+        BftNode::new(boot.id, boot.members, boot.config)
+    }
+
+    fn step(&mut self, ctx: &mut Context<'_, Self>, input: Input<Self>) {
+        if self.config_error.is_some() {
+            if let Input::Request { id, request } = input {
+                self.on_request(ctx, id, request);
+            }
+            return;
+        }
+        match input {
+            Input::Start => {
+                // §2.4: at start, a token to every peer.
+                for k in (0..self.p.n).filter(|&k| k != self.p.me) {
+                    self.st.fd.owed.insert(k);
+                }
+            }
+            Input::Tick => self.on_tick(ctx),
+            Input::Message { from, message } => self.on_message(ctx, from, message),
+            Input::Request { id, request } => self.on_request(ctx, id, request),
+            Input::Timer(_) | Input::Persisted { .. } => {}
+        }
+    }
+
+    fn tick_interval(&self) -> Duration {
+        Duration::from_millis(self.config.tick_interval_ms.max(1))
+    }
+
+    fn status(&self) -> BftStatus {
+        self.build_status()
+    }
+
+    fn corrupt(&mut self, rng: &mut dyn rand::RngCore) -> bool {
+        crate::corrupt::corrupt_state(&mut self.st, self.p.n, self.p.clients, rng);
+        true
+    }
+
+    fn arbitrary_message(rng: &mut dyn rand::RngCore) -> Option<BftMessage> {
+        Some(crate::corrupt::arbitrary_message(rng))
+    }
+}

@@ -1,0 +1,101 @@
+//! Consolidation of the state (BFTLIST.md §2.2 "State-machine-specific
+//! helpers"), over hash-chained execution points ([EXT] §8) instead of list
+//! prefixes: `compatible` asks whether one point lies on the other's history,
+//! which also holds for REMOVE, and the consolidated state is a member's own
+//! (machine, log) pair, so the `matching_log` replay heuristic disappears.
+
+use super::structure::compatible;
+use super::RepState;
+use crate::config::Params;
+
+/// `X` of the spec: the structure whose machine and log are the common prefix
+/// of a group of pairwise compatible structures.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Consolidated {
+    /// Processor whose (machine, rlog) is the prefix.
+    pub base: usize,
+    pub members: Vec<usize>,
+    /// Some member is def_prefix.
+    pub is_def: bool,
+}
+
+impl RepState {
+    /// `com_pref_states(m)`, polynomial ([EXT] §8, inferred in §2.2): for each
+    /// structure T, the structures on T's history (compatible, not ahead of
+    /// it) are pairwise compatible; if there are ≥ m, the candidate prefix is
+    /// the m-th most advanced. The longest candidate wins; ties go to the
+    /// lowest T, then the lowest ids (deterministic).
+    pub fn com_pref_states(&self, m: usize) -> Option<Consolidated> {
+        let n = self.rep.len();
+        let mut best: Option<(i64, Consolidated)> = None;
+        for t in 0..n {
+            let tr = &self.rep[t];
+            let mut below: Vec<usize> = (0..n)
+                .filter(|&k| {
+                    let kr = &self.rep[k];
+                    kr.last_exec() <= tr.last_exec() && compatible(kr, tr)
+                })
+                .collect();
+            if below.len() < m || m == 0 {
+                continue;
+            }
+            below.sort_by_key(|&k| (std::cmp::Reverse(self.rep[k].last_exec()), k));
+            below.truncate(m);
+            let base = below[m - 1];
+            let value = self.rep[base].last_exec();
+            if best.as_ref().is_none_or(|(v, _)| value > *v) {
+                let is_def = below.iter().any(|&k| self.rep[k].is_def());
+                best = Some((
+                    value,
+                    Consolidated {
+                        base,
+                        members: below,
+                        is_def,
+                    },
+                ));
+            }
+        }
+        best.map(|(_, c)| c)
+    }
+
+    /// `cons_state(group)`: fails without a group, or when the prefix holder's
+    /// log is empty although its machine is not.
+    pub fn cons_state(&self, group: Option<Consolidated>) -> Option<Consolidated> {
+        let g = group?;
+        let b = &self.rep[g.base];
+        if b.rlog.is_empty() && !b.machine.is_empty() {
+            return None;
+        }
+        Some(g)
+    }
+
+    /// `prefix_ok(k, X)`.
+    pub fn prefix_ok(&self, k: usize, x: &Consolidated) -> bool {
+        let r = &self.rep[k];
+        if r.is_def() {
+            x.is_def
+        } else if x.is_def {
+            false
+        } else {
+            compatible(r, &self.rep[x.base])
+        }
+    }
+
+    /// `ds_state()`: a partially flushed system, where some nodes were reset
+    /// to the default while Q3..Q2 others keep a common prefix.
+    pub fn ds_state(&self, p: &Params) -> Option<Consolidated> {
+        let x = self.cons_state(self.com_pref_states(p.q3))?;
+        let empty = |k: usize| self.rep[k].rlog.is_empty() && self.rep[k].machine.is_empty();
+        let d = (0..p.n).filter(|&k| empty(k)).count();
+        let pk = (0..p.n)
+            .filter(|&k| !empty(k) && self.prefix_ok(k, &x))
+            .count();
+        (p.q3 <= pk && pk < p.q2 && pk + d >= p.q1).then_some(x)
+    }
+
+    /// Step 4: `cons_state(com_pref_states(Q2))`, else `ds_state()`.
+    pub fn consolidate(&self, p: &Params) -> Option<Consolidated> {
+        self.cons_state(self.com_pref_states(p.q2))
+            .or_else(|| self.ds_state(p))
+    }
+}

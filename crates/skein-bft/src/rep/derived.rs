@@ -1,0 +1,190 @@
+//! The derived values and predicates of BFTLIST.md §2.2 ("Derived values").
+
+use super::RepState;
+use crate::config::Params;
+use crate::types::{ClientRequest, Phases, Request, MAXINT};
+use std::collections::{BTreeMap, BTreeSet};
+
+impl RepState {
+    pub fn last_exec(&self, p: &Params) -> i64 {
+        self.rep[p.me].last_exec()
+    }
+
+    /// Max over k of the seq of `rep[k].rlog.last` when its xset has ≥ Q2 ids.
+    pub fn last_common_exec(&self, p: &Params) -> i64 {
+        self.rep
+            .iter()
+            .filter_map(|r| r.rlog.last())
+            .filter(|e| valid_ids(p, &e.xset) >= p.q2)
+            .map(|e| e.req.seq)
+            .max()
+            .unwrap_or(-1)
+    }
+
+    /// Client requests in the `pend` of ≥ Q2 structures (counted per processor).
+    pub fn known_pend(&self, p: &Params) -> Vec<ClientRequest> {
+        let mut count: BTreeMap<&ClientRequest, usize> = BTreeMap::new();
+        for r in &self.rep {
+            let distinct: BTreeSet<&ClientRequest> = r.pend.iter().collect();
+            for c in distinct {
+                *count.entry(c).or_default() += 1;
+            }
+        }
+        let own = &self.rep[p.me];
+        let mut out: Vec<ClientRequest> = count
+            .into_iter()
+            .filter(|&(_, n)| n >= p.q2)
+            .map(|(c, _)| c.clone())
+            .collect();
+        // Keep own pend order first (FIFO), then the rest in a fixed order.
+        out.sort_by_key(|c| own.pend.iter().position(|x| x == c).unwrap_or(usize::MAX));
+        out
+    }
+
+    /// Requests held by ≥ Q2 processors in reqq with status ⊇ `s` or in their
+    /// rlog, minus own rlog. BFTLIST.md §2.2 (inferred): count distinct
+    /// processors, not entries. Sorted by ascending seq.
+    pub fn supported(&self, p: &Params, s: Phases) -> Vec<Request> {
+        let mut holders: BTreeMap<&Request, BTreeSet<usize>> = BTreeMap::new();
+        for (k, r) in self.rep.iter().enumerate() {
+            for e in r.reqq.iter().filter(|e| e.status.contains(s)) {
+                holders.entry(&e.req).or_default().insert(k);
+            }
+            for e in &r.rlog {
+                holders.entry(&e.req).or_default().insert(k);
+            }
+        }
+        let own = &self.rep[p.me];
+        let mut out: Vec<Request> = holders
+            .into_iter()
+            .filter(|(r, ks)| ks.len() >= p.q2 && !own.in_rlog(r))
+            .map(|(r, _)| r.clone())
+            .collect();
+        out.sort_by_key(|r| r.seq);
+        out
+    }
+
+    /// Own reqq entries with status ⊇ `s` that ≥ Q2 structures support.
+    pub fn known_reqs(&self, p: &Params, s: Phases) -> Vec<Request> {
+        self.rep[p.me]
+            .reqq
+            .iter()
+            .filter(|e| e.status.contains(s))
+            .filter(|e| self.rep.iter().filter(|r| r.supports(&e.req, s)).count() >= p.q2)
+            .map(|e| e.req.clone())
+            .collect()
+    }
+
+    /// `rep[prim].reqq` has a PRE_PREP entry for `cr`.
+    pub fn preprep_exists(&self, cr: &ClientRequest, prim: usize) -> bool {
+        self.rep[prim]
+            .reqq
+            .iter()
+            .any(|e| e.req.creq == *cr && e.status.contains(Phases::PRE_PREP))
+    }
+
+    /// Own pend entries the primary has not pre-prepared and that are not
+    /// already prepared or committed by a Q2 majority.
+    pub fn unassigned(&self, p: &Params) -> Vec<ClientRequest> {
+        let own = &self.rep[p.me];
+        let known: Vec<Request> = self.known_reqs(p, Phases(Phases::PREP.0 | Phases::COMMIT.0));
+        own.pend
+            .iter()
+            .filter(|c| {
+                !own.prim
+                    .primary()
+                    .is_some_and(|pr| self.preprep_exists(c, pr))
+            })
+            .filter(|c| !known.iter().any(|r| r.creq == **c))
+            .cloned()
+            .collect()
+    }
+
+    /// `last_exec() < r.seq ≤ last_exec() + σK`.
+    pub fn in_window(&self, p: &Params, seq: i64) -> bool {
+        let le = self.last_exec(p);
+        le < seq && seq <= le.saturating_add(p.sigma_k() as i64)
+    }
+
+    /// The first Request of `rep[prim]` for `cr` in view `prim` within the window.
+    pub fn primary_assignment(
+        &self,
+        p: &Params,
+        cr: &ClientRequest,
+        prim: usize,
+    ) -> Option<Request> {
+        let pr = &self.rep[prim];
+        pr.reqq
+            .iter()
+            .map(|e| &e.req)
+            .chain(pr.rlog.iter().map(|e| &e.req))
+            .find(|r| r.creq == *cr && r.view == prim && self.in_window(p, r.seq))
+            .cloned()
+    }
+
+    /// `accept_preprep(cr, prim)`.
+    pub fn accept_preprep(
+        &self,
+        p: &Params,
+        cr: &ClientRequest,
+        prim: usize,
+        known: &[ClientRequest],
+    ) -> bool {
+        if !known.contains(cr) || !self.preprep_exists(cr, prim) {
+            return false;
+        }
+        let Some(r) = self.primary_assignment(p, cr, prim) else {
+            return false;
+        };
+        let own = &self.rep[p.me];
+        !own.reqq.iter().any(|e| e.req == r) && !own.in_rlog(&r)
+    }
+
+    /// Processors holding `r` with COMMIT or in their rlog.
+    pub fn committed_set(&self, r: &Request) -> BTreeSet<usize> {
+        (0..self.rep.len())
+            .filter(|&k| self.rep[k].supports(r, Phases::COMMIT))
+            .collect()
+    }
+
+    /// `delayed()`: own execution lags the common one by more than 3σK.
+    pub fn delayed(&self, p: &Params) -> bool {
+        self.last_exec(p) < self.last_common_exec(p).saturating_sub(p.rlog_max() as i64)
+    }
+
+    /// Own reqq holds one client request under two different Requests.
+    pub fn double(&self, p: &Params) -> bool {
+        let q = &self.rep[p.me].reqq;
+        q.iter().enumerate().any(|(a, x)| {
+            q[a + 1..]
+                .iter()
+                .any(|y| y.req.creq == x.req.creq && y.req != x.req && !x.req.creq.is_dummy())
+        })
+    }
+
+    /// `stale_rep()`, plus (Claim 12) an own sequence number outside the
+    /// window and ([EXT] hash-chained log) an own machine or log that does not
+    /// match its digests.
+    pub fn stale_rep(&self, p: &Params) -> bool {
+        let own = &self.rep[p.me];
+        let le = own.last_exec();
+        let top = le.saturating_add(p.sigma_k() as i64);
+        // `last_exec() + σK > MAXINT`, computed without overflow.
+        le > MAXINT - p.sigma_k() as i64
+            || self.double(p)
+            || own.rlog.iter().any(|e| valid_ids(p, &e.xset) < p.q2)
+            || own.seq > top
+            || own.reqq.iter().any(|e| e.req.seq > top)
+            || !own.log_well_formed()
+            || !own.machine_verified()
+    }
+
+    /// `conflict()`: ≥ Q1 processors cannot consolidate.
+    pub fn conflict(&self, p: &Params) -> bool {
+        self.rep.iter().filter(|r| r.con_flag).count() >= p.q1
+    }
+}
+
+fn valid_ids(p: &Params, xset: &BTreeSet<usize>) -> usize {
+    xset.iter().filter(|&&k| k < p.n).count()
+}

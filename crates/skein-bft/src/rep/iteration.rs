@@ -1,0 +1,257 @@
+//! One Replication loop iteration (BFTLIST.md §2.2 "Loop iteration") and commit.
+
+use super::structure::{LogEntry, ReqEntry};
+use super::{Env, RepState};
+use crate::byzantine::ByzantineBehaviour as B;
+use crate::config::Params;
+use crate::hash;
+use crate::machine::OpResult;
+use crate::types::{ClientRequest, Op, Phases, Request, View};
+use std::collections::BTreeSet;
+
+/// A request this replica executed, for the client reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Executed {
+    pub req: Request,
+    pub result: OpResult,
+}
+
+/// What one iteration did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RepOutcome {
+    pub executed: Vec<Executed>,
+    /// Stale state or a conflict was detected and the structures flushed.
+    pub flushed: bool,
+    /// The consolidated state was adopted.
+    pub adopted: bool,
+    /// Own stale queue entries removed.
+    pub cleaned: u64,
+}
+
+impl RepState {
+    pub fn iterate(&mut self, env: &Env) -> RepOutcome {
+        let p = env.p;
+        let me = p.me;
+        let mut out = RepOutcome::default();
+        if p.self_stabilizing {
+            self.view_and_state_steps(env, &mut out);
+        } else {
+            // Non-self-stabilizing baseline: view fixed to 0, steps 1–6 skipped.
+            self.rep[me].prim = View::V(0);
+        }
+        // Step 7 (every iteration): known pending requests join own pend.
+        let known = self.known_pend(p);
+        for c in known.iter() {
+            let own = &mut self.rep[me];
+            if !own.pend.contains(c) && own.machine.executed(c.client, c.ts).is_none() {
+                own.pend.push(c.clone());
+            }
+        }
+        let own = &mut self.rep[me];
+        own.pend
+            .retain(|c| own.machine.executed(c.client, c.ts).is_none());
+        let excess = own.pend.len().saturating_sub(p.sigma_k());
+        own.pend.drain(..excess);
+        // Step 8.
+        if env.allow && !self.need_flush && env.pm_ok && !self.rep[me].view_changed {
+            if let Some(prim) = self.rep[me].prim.primary() {
+                if prim == me {
+                    self.assign(p, env.byz);
+                } else {
+                    self.accept_and_prepare(p, prim);
+                }
+                self.commit_phase(p, &mut out);
+            }
+        }
+        out.cleaned = self.clean_queue(p);
+        out
+    }
+
+    /// Steps 2–6 (self-stabilizing mode only).
+    fn view_and_state_steps(&mut self, env: &Env, out: &mut RepOutcome) {
+        let p = env.p;
+        let me = p.me;
+        if env.allow && !self.rep[me].view_changed {
+            let changed = !self.rep[me].is_tee() && env.cv[me] != self.rep[me].prim;
+            self.rep[me].view_changed = changed;
+        }
+        if env.allow {
+            let pv = env.cv[me];
+            self.rep[me].prim = pv;
+            if let Some(pi) = pv.primary() {
+                if self.rep[me].view_changed && pi == me {
+                    self.new_primary(env);
+                } else if self.rep[me].view_changed
+                    && !self.rep[pi].view_changed
+                    && self.rep[pi].prim == pv
+                {
+                    self.follow(env, pi);
+                }
+            }
+        }
+        let x = self.consolidate(p);
+        self.rep[me].con_flag = x.is_none();
+        if let Some(x) = x {
+            if !self.prefix_ok(me, &x) || self.delayed(p) {
+                out.adopted = self.adopt(p, x.base);
+            }
+        }
+        // §5: Byzantine nodes skip the stale/conflict flush.
+        if env.byz.is_none() {
+            if self.stale_rep(p) || self.conflict(p) {
+                self.flush_local();
+                self.need_flush = true;
+                out.flushed = true;
+            }
+            if self.flush {
+                self.flush_local();
+                self.flush = false;
+            }
+        }
+    }
+
+    /// Adopts `rep[base]`'s machine and log when its cached machine verifies;
+    /// otherwise asks `base` for a state transfer.
+    pub(crate) fn adopt(&mut self, p: &Params, base: usize) -> bool {
+        if base == p.me {
+            return false;
+        }
+        if !self.rep[base].machine_verified() {
+            self.need_machine.insert(base);
+            return false;
+        }
+        let (machine, rlog) = (self.rep[base].machine.clone(), self.rep[base].rlog.clone());
+        let own = &mut self.rep[p.me];
+        own.machine = machine;
+        own.rlog = rlog;
+        let le = own.last_exec();
+        let top = le.saturating_add(p.sigma_k() as i64);
+        own.seq = own.seq.clamp(le, top);
+        own.reqq.retain(|e| e.req.seq > le && e.req.seq <= top);
+        true
+    }
+
+    /// Primary: assign sequence numbers to unassigned requests (§2.2 8, §5).
+    fn assign(&mut self, p: &Params, byz: Option<B>) {
+        if byz == Some(B::StopAssigningSeqnums) {
+            return;
+        }
+        let me = p.me;
+        for cr in self.unassigned(p) {
+            let le = self.last_exec(p);
+            let own = &mut self.rep[me];
+            if own.seq >= le.saturating_add(p.sigma_k() as i64) || own.reqq.len() >= p.sigma_k() {
+                break;
+            }
+            own.seq = match byz {
+                Some(B::ReuseSeqnums) => own.seq.max(le + 1),
+                Some(B::SeqnumOutBound) => own.seq.saturating_add(p.sigma_k() as i64 + 1),
+                _ => own.seq + 1,
+            };
+            let creq = if byz == Some(B::ModifyClientReq) {
+                ClientRequest {
+                    client: 0,
+                    ts: 5,
+                    op: Op::Append(5),
+                }
+            } else {
+                cr
+            };
+            let req = Request {
+                creq,
+                view: me,
+                seq: own.seq,
+            };
+            if own.reqq.iter().any(|e| e.req == req) {
+                continue;
+            }
+            own.reqq.push(ReqEntry {
+                req,
+                status: Phases::PP_P,
+            });
+        }
+    }
+
+    /// Non-primary: (a) accept the primary's pre-prepares, (b) prepare.
+    fn accept_and_prepare(&mut self, p: &Params, prim: usize) {
+        let me = p.me;
+        let known = self.known_pend(p);
+        for cr in &known {
+            if self.accept_preprep(p, cr, prim, &known) {
+                if let Some(req) = self.primary_assignment(p, cr, prim) {
+                    push_bounded(p, &mut self.rep[me].reqq, req, Phases::PRE_PREP);
+                }
+            }
+        }
+        for r in self.supported(p, Phases::PRE_PREP) {
+            if let Some(e) = self.rep[me].reqq.iter_mut().find(|e| e.req == r) {
+                if e.status == Phases::PRE_PREP {
+                    e.status = Phases::PP_P;
+                }
+            }
+        }
+    }
+
+    /// (c) commit-vote prepared requests, (d) execute in sequence order.
+    fn commit_phase(&mut self, p: &Params, out: &mut RepOutcome) {
+        let me = p.me;
+        for r in self.supported(p, Phases::PREP) {
+            let own = &mut self.rep[me];
+            match own.reqq.iter_mut().find(|e| e.req == r) {
+                Some(e) if e.status == Phases::PP_P => e.status = Phases::ALL,
+                Some(_) => {}
+                None => push_bounded(p, &mut own.reqq, r.clone(), Phases::ALL),
+            }
+            own.pend.retain(|c| *c != r.creq);
+        }
+        for r in self.supported(p, Phases(Phases::PREP.0 | Phases::COMMIT.0)) {
+            let xset = self.committed_set(&r);
+            if xset.len() >= p.q2 && r.seq == self.last_exec(p) + 1 {
+                let result = self.commit(p, r.clone(), xset);
+                out.executed.push(Executed { req: r, result });
+            }
+        }
+    }
+
+    /// Commit(r, xset): apply, record in the hash-chained log, dequeue.
+    pub(crate) fn commit(&mut self, p: &Params, r: Request, xset: BTreeSet<usize>) -> OpResult {
+        let own = &mut self.rep[p.me];
+        let result = own.machine.apply(&r);
+        let digest = own.machine.digest();
+        let chain = hash::chain(own.chain(), &r, digest);
+        own.pend.retain(|c| *c != r.creq);
+        own.reqq.retain(|e| e.req != r);
+        own.rlog.push(LogEntry {
+            req: r,
+            xset,
+            digest,
+            chain,
+        });
+        let excess = own.rlog.len().saturating_sub(p.rlog_max());
+        own.rlog.drain(..excess);
+        result
+    }
+
+    /// Own reqq entries at or below `last_exec()` can never execute; they
+    /// would only hold a slot of the bounded queue.
+    fn clean_queue(&mut self, p: &Params) -> u64 {
+        let own = &mut self.rep[p.me];
+        let le = own.last_exec();
+        let before = own.reqq.len();
+        own.reqq.retain(|e| e.req.seq > le);
+        (before - own.reqq.len()) as u64
+    }
+}
+
+/// Adds an entry, keeping at most σK by dropping the lowest seq (§1 table).
+fn push_bounded(p: &Params, q: &mut Vec<ReqEntry>, req: Request, status: Phases) {
+    if q.iter().any(|e| e.req == req) {
+        return;
+    }
+    q.push(ReqEntry { req, status });
+    if q.len() > p.sigma_k() {
+        if let Some(lowest) = (0..q.len()).min_by_key(|&i| q[i].req.seq) {
+            q.remove(lowest);
+        }
+    }
+}

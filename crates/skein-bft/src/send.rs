@@ -1,0 +1,140 @@
+//! The sends at the end of a tick, with the Byzantine alterations of §5.
+
+use crate::byzantine::ByzantineBehaviour as B;
+use crate::fd::FdMsg;
+use crate::machine::Machine;
+use crate::message::BftMessage;
+use crate::node::BftNode;
+use crate::pm::PmMsg;
+use crate::rep::{RepMsg, Replica};
+use skein_core::{Channel, Context};
+
+/// A StateRequest is repeated at most every this many ticks.
+const STATE_REQUEST_EVERY_TICKS: u64 = 4;
+
+impl BftNode {
+    /// Sends to processor `to` unless the Byzantine behaviour suppresses it.
+    pub(crate) fn send_to(
+        &mut self,
+        ctx: &mut Context<'_, Self>,
+        to: usize,
+        ch: Channel,
+        m: BftMessage,
+    ) {
+        if self.byz.is_some_and(|b| !b.sends_to(to)) || to == self.p.me {
+            return;
+        }
+        self.counters.sent += 1;
+        ctx.send_via(self.node_of(to), ch, m);
+    }
+
+    /// Sends to every peer (one Broadcast effect when no behaviour interferes).
+    pub(crate) fn broadcast(&mut self, ctx: &mut Context<'_, Self>, ch: Channel, m: BftMessage) {
+        if self.byz.is_none() {
+            self.counters.sent += self.p.n.saturating_sub(1) as u64;
+            ctx.broadcast_via(ch, m);
+            return;
+        }
+        for k in 0..self.p.n {
+            self.send_to(ctx, k, ch, m.clone());
+        }
+    }
+
+    pub(crate) fn send_all(&mut self, ctx: &mut Context<'_, Self>) {
+        let p = self.p.clone();
+        let me = p.me;
+        if p.self_stabilizing {
+            for to in (0..p.n).filter(|&k| k != me) {
+                let mut m = self.st.ve.message_for(me, to);
+                if let Some(own) = self.byz.and_then(|b| b.ve_own(to)) {
+                    m.own = own;
+                }
+                self.send_to(ctx, to, Channel::Stream, BftMessage::Ve(m));
+            }
+            self.st.ve.sent(me);
+        }
+        self.send_rep(ctx);
+        let pm = PmMsg {
+            vcm: self.st.pm.vcm[me].clone(),
+        };
+        self.broadcast(ctx, Channel::Stream, BftMessage::Pm(pm));
+        let susp = self.st.fd.susp[me];
+        let due = self.st.fd.due(&p);
+        for to in due {
+            self.send_to(ctx, to, Channel::Datagram, BftMessage::Fd(FdMsg { susp }));
+        }
+        if p.event_driven_fd {
+            if let Some(t) = self.st.edfd.tick(&p, false) {
+                self.broadcast(ctx, Channel::Stream, BftMessage::Edfd(t));
+            }
+        }
+        if self.ticks % STATE_REQUEST_EVERY_TICKS == 0 {
+            let need: Vec<usize> = self.st.rep.need_machine.iter().copied().collect();
+            for k in need {
+                self.send_to(ctx, k, Channel::Stream, BftMessage::StateRequest);
+            }
+        }
+    }
+
+    /// [EXT] delta + digest (§8): the structure every tick, the machine only
+    /// every `full_every` ticks or to peers that asked for it.
+    fn send_rep(&mut self, ctx: &mut Context<'_, Self>) {
+        let p = self.p.clone();
+        let me = p.me;
+        let full_now = self.ticks % u64::from(p.full_every) == 0;
+        let own = &self.st.rep.rep[me];
+        if let Some(b) = self
+            .byz
+            .filter(|b| matches!(b, B::WrongCcsp | B::AssignDifferentSeqnums))
+        {
+            for to in (0..p.n).filter(|&k| k != me) {
+                let rs = b.rep_structure(me, to, p.n, &self.st.rep.rep[me]);
+                let m = RepMsg {
+                    rs,
+                    with_machine: true,
+                };
+                self.send_to(ctx, to, Channel::Stream, BftMessage::Rep(Box::new(m)));
+            }
+            return;
+        }
+        let light = RepMsg {
+            rs: without_machine(own),
+            with_machine: false,
+        };
+        let full = RepMsg {
+            rs: own.clone(),
+            with_machine: true,
+        };
+        if full_now {
+            self.full_to.clear();
+            self.broadcast(ctx, Channel::Stream, BftMessage::Rep(Box::new(full)));
+            return;
+        }
+        if self.full_to.is_empty() {
+            self.broadcast(ctx, Channel::Stream, BftMessage::Rep(Box::new(light)));
+            return;
+        }
+        let full_to = std::mem::take(&mut self.full_to);
+        for to in (0..p.n).filter(|&k| k != me) {
+            let m = if full_to.contains(&to) {
+                full.clone()
+            } else {
+                light.clone()
+            };
+            self.send_to(ctx, to, Channel::Stream, BftMessage::Rep(Box::new(m)));
+        }
+    }
+}
+
+fn without_machine(r: &Replica) -> Replica {
+    Replica {
+        machine: Machine::default(),
+        rlog: r.rlog.clone(),
+        pend: r.pend.clone(),
+        reqq: r.reqq.clone(),
+        seq: r.seq,
+        con_flag: r.con_flag,
+        view_changed: r.view_changed,
+        prim: r.prim,
+    }
+}

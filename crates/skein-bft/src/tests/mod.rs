@@ -1,0 +1,7 @@
+//! Cluster scenarios of BFTLIST.md §6.2 on the in-crate harness.
+
+mod byzantine;
+mod faults;
+mod harness;
+mod normal;
+mod spec_ve;
