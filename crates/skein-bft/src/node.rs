@@ -318,6 +318,10 @@ impl Protocol for BftNode {
     const PROTOCOL_ID: u16 = 2;
     const VERSION: u16 = 1;
 
+    fn validate(config: &BftConfig, members: &[NodeId]) -> Result<(), String> {
+        config.validate(members.len()).map_err(|e| e.to_string())
+    }
+
     /// Never panics: a refused config leaves the node inert (it sends
     /// nothing, refuses every request with the reason and shows it in its
     /// status). BFTList keeps nothing durable: after a restart the node

@@ -2,7 +2,9 @@
 //! notices a SIGKILLed node and a paused one, and takes a restarted node back
 //! with its durable state.
 //!
-//! Each test uses its own port offset so the suite runs in parallel.
+//! Each test uses its own port offset so the suite runs in parallel; every
+//! port stays below Linux's ephemeral range (32768 and up), so no outgoing
+//! connection elsewhere on the machine can be holding a test's port.
 
 use skein_cli::http::{block_on, client, fetch_status};
 use skein_node::api::StatusResponse;
@@ -146,7 +148,7 @@ fn incarnation(status: &StatusResponse) -> u64 {
 #[test]
 fn four_nodes_see_each_other_notice_a_kill_and_take_the_node_back() {
     let dir = tempfile::tempdir().unwrap();
-    let cluster = Cluster::up(dir.path(), 4, 40_000);
+    let cluster = Cluster::up(dir.path(), 4, 11_000);
     let all = [1, 2, 3, 4];
     cluster.wait_until(&all, "every node sees every peer", |s| {
         s.peers.len() == 3 && s.peers.iter().all(|p| p.up)
@@ -180,7 +182,7 @@ fn four_nodes_see_each_other_notice_a_kill_and_take_the_node_back() {
 #[test]
 fn a_paused_node_is_reported_down_and_comes_back_on_resume() {
     let dir = tempfile::tempdir().unwrap();
-    let cluster = Cluster::up(dir.path(), 3, 40_100);
+    let cluster = Cluster::up(dir.path(), 3, 11_100);
     cluster.wait_until(&[1, 2, 3], "every node sees every peer", |s| {
         s.peers.iter().all(|p| p.up)
     });
@@ -197,14 +199,14 @@ fn a_paused_node_is_reported_down_and_comes_back_on_resume() {
 #[test]
 fn down_stops_every_process() {
     let dir = tempfile::tempdir().unwrap();
-    let cluster = Cluster::up(dir.path(), 2, 40_200);
+    let cluster = Cluster::up(dir.path(), 2, 11_200);
     let pids = node_pids(dir.path());
     let out = skein(&["cluster", "down", "--dir", dir.path().to_str().unwrap()]);
     assert!(out.status.success());
     assert_all_exited(&pids);
     assert!(cluster.status(1).is_none());
     // Starting again in the same dir works once the old one is down.
-    let again = Cluster::up(dir.path(), 2, 40_200);
+    let again = Cluster::up(dir.path(), 2, 11_200);
     drop(again);
 }
 
@@ -221,7 +223,7 @@ fn an_attached_cluster_stops_every_node_on_ctrl_c() {
             "2",
             "--fresh",
             "--port-offset",
-            "40300",
+            "11300",
             "--dir",
             dir.path().to_str().unwrap(),
         ])
@@ -231,7 +233,7 @@ fn an_attached_cluster_stops_every_node_on_ctrl_c() {
         .unwrap();
     let _cleanup = Cluster {
         dir: dir.path().to_path_buf(),
-        api_base: 44_300,
+        api_base: 15_300,
     };
     // Wait until the launcher says it supervises: its URL table is out.
     let stdout = launcher.stdout.take().unwrap();
@@ -278,4 +280,102 @@ fn an_attached_cluster_stops_every_node_on_ctrl_c() {
         log.contains("node stopped"),
         "node 1 did not shut down gracefully:\n{log}"
     );
+}
+
+/// The bftlist core on six real processes: a client sends its request to
+/// every replica (BFTLIST.md §3), gets at least f+1 matching replies, and
+/// every replica's executed list holds the value.
+#[test]
+fn bftlist_replicas_execute_an_append_on_real_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = skein(&[
+        "cluster",
+        "up",
+        "--detach",
+        "--fresh",
+        "--service",
+        "bftlist",
+        "--nodes",
+        "6",
+        "--dir",
+        dir.path().to_str().unwrap(),
+        "--port-offset",
+        "11400",
+    ]);
+    let cluster = Cluster {
+        dir: dir.path().to_path_buf(),
+        api_base: 15_400,
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let http = client(Duration::from_secs(10));
+    let submit = serde_json::json!({"Submit": {"client": 0, "ts": 1, "op": {"Append": 42}}});
+    let deadline = Instant::now() + CONVERGE_WITHIN;
+    let replies: Vec<serde_json::Value> = loop {
+        let replies = block_on(async {
+            let sends = (1..=6u16).map(|id| {
+                let url = format!("http://127.0.0.1:{}/api/v1/request", cluster.api_base + id);
+                let request = http.post(url).json(&submit).send();
+                async move { request.await.ok()?.json::<serde_json::Value>().await.ok() }
+            });
+            futures_join_all(sends).await
+        });
+        let executed: Vec<_> = replies
+            .into_iter()
+            .flatten()
+            .filter(|r| r["reply"]["Executed"].is_object())
+            .collect();
+        if executed.len() >= 2 || Instant::now() > deadline {
+            break executed;
+        }
+    };
+    assert!(
+        replies.len() >= 2,
+        "fewer than f+1 = 2 replicas executed the append: {replies:?}"
+    );
+    assert!(
+        replies
+            .iter()
+            .all(|r| r["reply"]["Executed"]["seq"] == replies[0]["reply"]["Executed"]["seq"]),
+        "{replies:?}"
+    );
+    cluster.wait_until(&[1, 2, 3, 4, 5, 6], "every replica's list is [42]", |s| {
+        s.protocol["executed_len"] == 1
+    });
+}
+
+/// Runs the futures concurrently: a replica answers only once the others
+/// hold the request too, so one-at-a-time would never finish.
+async fn futures_join_all<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let tasks: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for task in tasks {
+        out.push(task.await.expect("request task"));
+    }
+    out
+}
+
+#[test]
+fn bftlist_refuses_a_cluster_smaller_than_5f_plus_1() {
+    let out = skein(&[
+        "node",
+        "--id",
+        "1",
+        "--service",
+        "bftlist",
+        "--peers",
+        "1,2,3,4",
+        "--port-offset",
+        "11500",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("5f+1"), "{stderr}");
 }

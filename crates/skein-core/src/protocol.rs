@@ -46,6 +46,13 @@ pub trait Protocol: Sized + 'static {
     /// Bumped on incompatible message changes; advertised in capabilities.
     const VERSION: u16;
 
+    /// Checks the settings against the cluster before a node starts. The
+    /// runtime refuses to start (exit code 2) with this message on error.
+    fn validate(config: &Self::Config, members: &[NodeId]) -> Result<(), String> {
+        let _ = (config, members);
+        Ok(())
+    }
+
     /// Builds the state of node `boot.id`, from durable records if it restarts.
     fn boot(boot: Boot<'_, Self::Config>) -> Self;
 

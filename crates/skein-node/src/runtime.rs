@@ -10,7 +10,7 @@
 //! needs no locks and sees one input at a time, exactly as in the simulator.
 
 use crate::api::{self, NodeInfo};
-use crate::config::NodeSettings;
+use crate::config::{ConfigError, NodeSettings};
 use crate::datagram::{DatagramChannel, DATAGRAM_PAYLOAD_BYTES_MAX};
 use crate::inbound::{ApiCommand, Inbound, RequestError, INBOUND_QUEUE_MAX};
 use crate::metrics::NodeMetrics;
@@ -68,6 +68,14 @@ where
     P::Status: Send,
 {
     let config: P::Config = settings.protocol_config()?;
+    let members = settings.members();
+    P::validate(&config, &members).map_err(|why| {
+        ConfigError::new(
+            P::NAME,
+            format!("a cluster of {} members", members.len()),
+            why,
+        )
+    })?;
     let metrics = NodeMetrics::new(settings.id, P::NAME);
     let (log, persisted) = RecordLog::open(&settings.data_dir)?;
     if log.truncated_bytes > 0 {
@@ -76,7 +84,6 @@ where
             "cut a torn tail off the record log"
         );
     }
-    let members = settings.members();
     let mut rng = ChaCha8Rng::from_os_rng();
     let started = Instant::now();
     let protocol = {

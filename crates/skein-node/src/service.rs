@@ -48,7 +48,12 @@ impl Service {
 
 /// The services built into skein.
 pub fn builtin() -> Vec<Service> {
-    vec![Service::of::<skein_core::heartbeat::Heartbeat>(
+    vec![
+        Service::of::<skein_bft::BftNode>(
+            "a list replicated as a self-stabilizing Byzantine-tolerant state machine (needs n ≥ 5f+1; 6 nodes for f=1)",
+        ),
+        Service::of::<skein_core::heartbeat::Heartbeat>(
         "every node beats to every other; shows liveness, echo and gossip (the default until a real service is chosen)",
-    )]
+        ),
+    ]
 }
