@@ -1,6 +1,6 @@
 //! Every `skein` command and flag.
 
-use crate::{cluster, node_cmd, request_cmd, status_cmd, EXIT_USAGE};
+use crate::{cluster, node_cmd, request_cmd, sim_cmd, status_cmd, EXIT_USAGE};
 use clap::{Parser, Subcommand};
 use skein_node::Service;
 use std::process::ExitCode;
@@ -15,6 +15,7 @@ use std::process::ExitCode;
                   Quick start:\n  skein cluster up            boot a 4-node local cluster and print its URLs\n  \
                   skein status --cluster      one table with every node's state\n  \
                   skein cluster kill 3        SIGKILL node 3 (then: skein cluster restart 3)\n  \
+                  skein sim --seeds 0..100    simulate 100 seeded runs with faults and check them\n  \
                   skein services              list the services --service accepts"
 )]
 pub struct Cli {
@@ -33,6 +34,8 @@ pub enum Command {
     Status(status_cmd::StatusArgs),
     /// Send one request to a node's service and print the reply.
     Request(request_cmd::RequestArgs),
+    /// Run the deterministic simulator: one seed, or a sweep with --seeds.
+    Sim(sim_cmd::SimArgs),
     /// List the services this binary can run.
     Services,
 }
@@ -43,6 +46,10 @@ pub fn run(cli: Cli, services: &[Service]) -> ExitCode {
         Command::Cluster(command) => cluster::run(command, services),
         Command::Status(args) => status_cmd::run(args),
         Command::Request(args) => request_cmd::run(args),
+        Command::Sim(args) => match sim_cmd::run(args) {
+            Ok(code) => return code,
+            Err(error) => Err(UsageError(format!("{error:#}")).into()),
+        },
         Command::Services => {
             for service in services {
                 println!("{:<12} {}", service.name, service.summary);

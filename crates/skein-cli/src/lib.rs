@@ -13,6 +13,7 @@ pub mod cluster;
 pub mod http;
 pub mod node_cmd;
 pub mod request_cmd;
+pub mod sim_cmd;
 pub mod status_cmd;
 
 use clap::Parser;
