@@ -66,6 +66,9 @@ pub struct NodeArgs {
     /// Largest frame payload accepted or sent [default: 1048576].
     #[arg(long, env = "SKEIN_FRAME_BYTES_MAX")]
     pub frame_bytes_max: Option<usize>,
+    /// Serve the REST endpoints that corrupt state or make this node misbehave (off by default).
+    #[arg(long, env = "SKEIN_ALLOW_FAULT_INJECTION")]
+    pub allow_fault_injection: bool,
 }
 
 impl NodeArgs {
@@ -89,6 +92,7 @@ impl NodeArgs {
             send_queue_max: self.send_queue_max,
             request_timeout_ms: self.request_timeout_ms,
             frame_bytes_max: self.frame_bytes_max,
+            allow_fault_injection: self.allow_fault_injection.then_some(true),
         })
     }
 

@@ -8,7 +8,7 @@ use crate::config::NodeSettings;
 use crate::inbound::Inbound;
 use crate::metrics::NodeMetrics;
 use crate::peers::{PeerStatus, PeerTable};
-use crate::service_api::{CallError, CoreHandle, ServiceApi};
+use crate::service_api::{CallError, CoreHandle, NodeFacts, ServiceApi};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, StatusCode};
@@ -294,11 +294,17 @@ pub struct Servers {
     pub metrics: NodeMetrics,
     pub request_timeout: Duration,
     pub service: ServiceApi,
+    pub node: NodeFacts,
 }
 
 impl Servers {
     pub fn spawn(self, shutdown: CancellationToken) {
-        let core = CoreHandle::new(self.core, self.request_timeout, self.metrics.clone());
+        let core = CoreHandle::new(
+            self.core,
+            self.request_timeout,
+            self.metrics.clone(),
+            self.node,
+        );
         let state = ApiState {
             info: Arc::new(self.info),
             peers: self.peers,

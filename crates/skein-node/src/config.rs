@@ -56,6 +56,7 @@ pub struct NodeOverrides {
     pub send_queue_max: Option<usize>,
     pub request_timeout_ms: Option<u64>,
     pub frame_bytes_max: Option<usize>,
+    pub allow_fault_injection: Option<bool>,
 }
 
 impl NodeOverrides {
@@ -114,6 +115,7 @@ impl NodeOverrides {
             send_queue_max: self.send_queue_max.or(lower.send_queue_max),
             request_timeout_ms: self.request_timeout_ms.or(lower.request_timeout_ms),
             frame_bytes_max: self.frame_bytes_max.or(lower.frame_bytes_max),
+            allow_fault_injection: self.allow_fault_injection.or(lower.allow_fault_injection),
         }
     }
 }
@@ -182,6 +184,8 @@ pub struct NodeSettings {
     pub send_queue_max: usize,
     pub request_timeout: Duration,
     pub frame_bytes_max: usize,
+    /// Whether REST endpoints that corrupt state or make the node misbehave are served.
+    pub allow_fault_injection: bool,
     /// The `[service]` table of the config file, for the protocol's own settings.
     pub service_config: toml::Table,
 }
@@ -316,6 +320,7 @@ impl NodeSettings {
             send_queue_max,
             request_timeout: Duration::from_millis(request_timeout_ms),
             frame_bytes_max,
+            allow_fault_injection: layers.allow_fault_injection.unwrap_or(false),
             service_config,
         })
     }

@@ -29,7 +29,7 @@ pub mod stream;
 pub use config::{ConfigError, NodeOverrides, NodeSettings, PortBases};
 pub use runtime::{run_node, run_service};
 pub use service::Service;
-pub use service_api::{CallError, CoreHandle, ServiceApi};
+pub use service_api::{CallError, CoreHandle, NodeFacts, ServiceApi};
 pub use tokio_util::sync::CancellationToken;
 
 /// Why a node could not run.

@@ -16,7 +16,7 @@ use crate::inbound::{ApiCommand, Inbound, RequestError, INBOUND_QUEUE_MAX};
 use crate::metrics::NodeMetrics;
 use crate::outbox::Outbox;
 use crate::peers::PeerTable;
-use crate::service_api::ServiceApi;
+use crate::service_api::{NodeFacts, ServiceApi};
 use crate::storage::RecordLog;
 use crate::stream::{self, WireIdentity};
 use crate::NodeError;
@@ -179,6 +179,11 @@ where
         metrics: metrics.clone(),
         request_timeout: settings.request_timeout,
         service,
+        node: NodeFacts {
+            id: settings.id,
+            members: members.clone(),
+            allow_fault_injection: settings.allow_fault_injection,
+        },
     }
     .spawn(shutdown.clone());
     tracing::info!(

@@ -81,6 +81,16 @@ pub struct CoreHandle {
     core: mpsc::Sender<Inbound>,
     timeout: Duration,
     metrics: NodeMetrics,
+    node: NodeFacts,
+}
+
+/// What a service's handlers may need to know about the node they run on.
+#[derive(Clone, Debug)]
+pub struct NodeFacts {
+    pub id: skein_core::NodeId,
+    pub members: Vec<skein_core::NodeId>,
+    /// `--allow-fault-injection`: serve endpoints that corrupt state or set Byzantine behaviour.
+    pub allow_fault_injection: bool,
 }
 
 impl CoreHandle {
@@ -88,12 +98,23 @@ impl CoreHandle {
         core: mpsc::Sender<Inbound>,
         timeout: Duration,
         metrics: NodeMetrics,
+        node: NodeFacts,
     ) -> Self {
         Self {
             core,
             timeout,
             metrics,
+            node,
         }
+    }
+
+    pub fn node(&self) -> &NodeFacts {
+        &self.node
+    }
+
+    /// The node's metrics, so a service can count its own events.
+    pub fn metrics(&self) -> &NodeMetrics {
+        &self.metrics
     }
 
     /// Sends one request of the service and waits for its reply.
