@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use skein_sim::byzantine::ByzantineSpec;
-use skein_sim::services::{self, RunOptions, DEFAULT_CLIENTS, DEFAULT_NODES, DEFAULT_STEPS};
+use skein_sim::services::{self, RunOptions, DEFAULT_CLIENTS, DEFAULT_STEPS};
 use skein_sim::trace::TraceEvent;
 use skein_sim::{FaultSet, RunReport};
 use std::fs::File;
@@ -25,9 +25,9 @@ pub struct SimArgs {
     /// Service to simulate; `--list` shows them all.
     #[arg(long, default_value = "heartbeat")]
     pub service: String,
-    /// Cluster size.
-    #[arg(long, default_value_t = DEFAULT_NODES)]
-    pub nodes: u16,
+    /// Cluster size (default: the service's, 5; bftlist 6 = 5f+1).
+    #[arg(long)]
+    pub nodes: Option<u16>,
     /// Seed of a single run.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -92,7 +92,9 @@ impl SimArgs {
     fn options(&self) -> RunOptions {
         RunOptions {
             service: self.service.clone(),
-            nodes: self.nodes,
+            nodes: self
+                .nodes
+                .unwrap_or_else(|| RunOptions::new(&self.service).nodes),
             seed: self.seed,
             steps: self.steps,
             faults: self.faults.clone(),

@@ -151,6 +151,8 @@ pub struct ClientConfig {
     pub think_ms_max: u64,
     /// The history stops growing here; clients then go idle.
     pub history_ops_max: usize,
+    /// Wait before following a redirect ([`crate::workload::Outcome::Retry`]).
+    pub retry_backoff_ms: u64,
 }
 
 impl Default for ClientConfig {
@@ -161,6 +163,7 @@ impl Default for ClientConfig {
             timeout_ms: 2_000,
             think_ms_max: 50,
             history_ops_max: 20_000,
+            retry_backoff_ms: 10,
         }
     }
 }
@@ -201,6 +204,9 @@ pub struct SimConfig {
     /// Faults at fixed virtual times, on top of the nemesis (used by tests).
     pub schedule: Vec<ScheduledFault>,
     pub byzantine: Vec<ByzantineSpec>,
+    /// With the `byzantine` fault: at most this many Byzantine nodes in all
+    /// (configured ones included); `None`: f = max(1, (n-1)/3) drawn on top.
+    pub byzantine_nodes_max: Option<usize>,
     pub clients: ClientConfig,
     /// After the quiet phase starts, progress must happen within this bound.
     pub liveness_bound_ms: u64,
@@ -223,6 +229,7 @@ impl SimConfig {
             nemesis: NemesisConfig::default(),
             schedule: Vec::new(),
             byzantine: Vec::new(),
+            byzantine_nodes_max: None,
             clients: ClientConfig::default(),
             liveness_bound_ms: 5_000,
             in_flight_per_link_max: 1_024,

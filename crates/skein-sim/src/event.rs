@@ -50,8 +50,16 @@ pub(crate) enum EventKind<P: Protocol> {
     ClientWake {
         client: u32,
     },
+    /// Operation `op` (a history index) has run out of time.
     ClientTimeout {
-        id: RequestId,
+        op: usize,
+    },
+    /// A redirected operation is sent again.
+    ClientRetry {
+        op: usize,
+        to: Option<NodeId>,
+        attempt: u32,
+        request: P::Request,
     },
     Fault(FaultAction),
     Nemesis,

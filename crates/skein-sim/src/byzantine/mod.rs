@@ -34,6 +34,13 @@ pub struct AdversaryEnv<'a> {
 pub type Outgoing<M> = Vec<(NodeId, Channel, M)>;
 
 pub trait Adversary<P: Protocol> {
+    /// Called on every boot of the node, right after its core is built and
+    /// before `Start`: a protocol whose Byzantine behaviours live inside its
+    /// core (skein-bft's `set_byzantine`) switches them on here.
+    fn configure(&mut self, core: &mut P) {
+        let _ = core;
+    }
+
     /// The honest core asked to send `message` to `to`; push what goes out instead.
     fn outgoing(
         &mut self,

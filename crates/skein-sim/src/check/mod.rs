@@ -62,11 +62,25 @@ pub struct ClusterView<'a, P: Protocol> {
     pub(crate) now_us: u64,
     pub(crate) instances: &'a [Instance<P>],
     pub(crate) stepped: Option<usize>,
+    pub(crate) quiet_at_us: Option<u64>,
+    pub(crate) transient_faults: u64,
 }
 
 impl<'a, P: Protocol> ClusterView<'a, P> {
     pub fn now_us(&self) -> u64 {
         self.now_us
+    }
+
+    /// When the nemesis went quiet (every fault undone), if it has.
+    pub fn quiet_at_us(&self) -> Option<u64> {
+        self.quiet_at_us
+    }
+
+    /// Transient faults so far: crashes (a node that persists nothing comes
+    /// back with a blank state) and corruptions the core accepted. A
+    /// self-stabilizing protocol is only judged after it converged from them.
+    pub fn transient_faults(&self) -> u64 {
+        self.transient_faults
     }
 
     fn view(&self, i: usize) -> Option<NodeView<'a, P>> {

@@ -13,10 +13,12 @@
 //! never. Failed operations (known not to have taken effect) are left out of
 //! the history by the caller.
 
+mod cas;
 mod checker;
 mod model;
 mod window;
 
+pub use cas::{CasKvInput, CasKvModel, CasKvOutput};
 pub use checker::{check, CheckLimits, Counterexample, LinVerdict};
 pub use model::{EchoModel, KvInput, KvModel, KvOutput, ListInput, ListModel, ListOutput, Model};
 

@@ -3,14 +3,14 @@
 //! go back and that gossip memory stays bounded after every step; liveness
 //! checks that, once faults stop, every honest node sees every honest peer up.
 
-use super::{check_bug, report, RunOptions, ServiceEntry};
+use super::{check_bug, report, RunOptions, ServiceEntry, DEFAULT_NODES};
 use crate::byzantine::ByzantineRegistry;
 use crate::check::{check_fn, Check, ClusterView};
 use crate::lin::EchoModel;
 use crate::report::RunReport;
 use crate::sim::Simulation;
 use crate::trace::TraceSink;
-use crate::workload::{Outcome, Workload};
+use crate::workload::{Outcome, ReplyFrom, Workload};
 use crate::SimError;
 use rand::RngCore;
 use skein_core::heartbeat::{
@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 pub const ENTRY: ServiceEntry = ServiceEntry {
     name: "heartbeat",
     about: "failure detector by periodic beats; clients echo",
+    default_nodes: DEFAULT_NODES,
     bugs: &[],
     behaviours: || ByzantineRegistry::<Heartbeat>::generic().names(),
     run,
@@ -50,7 +51,7 @@ impl Workload<Heartbeat> for EchoWorkload {
         ))
     }
 
-    fn outcome(&self, _: &u64, reply: &HeartbeatReply) -> Outcome<u64> {
+    fn outcome(&mut self, _: ReplyFrom, _: &u64, reply: &HeartbeatReply) -> Outcome<u64> {
         match reply {
             // A garbled echo reads as a value no one sent, which the model rejects.
             HeartbeatReply::Echo { text, .. } => Outcome::Ok(text.parse().unwrap_or(u64::MAX)),

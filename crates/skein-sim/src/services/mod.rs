@@ -4,8 +4,10 @@
 //! land): write a module with a `run` function like [`heartbeat::run`] and
 //! add an entry to [`SERVICES`] — nothing else changes.
 
+pub mod bftlist;
 pub mod heartbeat;
 mod options;
+pub mod raft;
 pub mod register;
 
 pub use options::{RunOptions, DEFAULT_CLIENTS, DEFAULT_NODES, DEFAULT_STEPS};
@@ -25,6 +27,8 @@ pub type RunFn = for<'t> fn(&RunOptions, Option<TraceSink<'t>>) -> Result<RunRep
 pub struct ServiceEntry {
     pub name: &'static str,
     pub about: &'static str,
+    /// Cluster size when `--nodes` is not given.
+    pub default_nodes: u16,
     /// Names accepted by `--inject-bug`.
     pub bugs: &'static [&'static str],
     /// Names accepted by `--byzantine NODE:NAME`.
@@ -32,7 +36,12 @@ pub struct ServiceEntry {
     pub run: RunFn,
 }
 
-pub static SERVICES: &[ServiceEntry] = &[heartbeat::ENTRY, register::ENTRY];
+pub static SERVICES: &[ServiceEntry] = &[
+    heartbeat::ENTRY,
+    register::ENTRY,
+    raft::ENTRY,
+    bftlist::ENTRY,
+];
 
 pub fn find(name: &str) -> Result<&'static ServiceEntry, SimError> {
     SERVICES

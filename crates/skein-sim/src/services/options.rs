@@ -29,7 +29,7 @@ impl RunOptions {
     pub fn new(service: &str) -> Self {
         Self {
             service: service.into(),
-            nodes: DEFAULT_NODES,
+            nodes: super::find(service).map_or(DEFAULT_NODES, |s| s.default_nodes),
             seed: 0,
             steps: DEFAULT_STEPS,
             faults: FaultSet::none(),

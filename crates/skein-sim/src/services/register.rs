@@ -2,7 +2,7 @@
 //! keys; the history is checked for linearizability against [`KvModel`].
 //! `--inject-bug skip-quorum | skip-write-back` plants a bug in the core.
 
-use super::{check_bug, report, RunOptions, ServiceEntry};
+use super::{check_bug, report, RunOptions, ServiceEntry, DEFAULT_NODES};
 use crate::byzantine::ByzantineRegistry;
 use crate::check::{check_fn, Check, ClusterView};
 use crate::lin::{KvInput, KvModel, KvOutput};
@@ -13,7 +13,7 @@ use crate::register::{
 use crate::report::RunReport;
 use crate::sim::Simulation;
 use crate::trace::TraceSink;
-use crate::workload::{Outcome, Workload};
+use crate::workload::{Outcome, ReplyFrom, Workload};
 use crate::SimError;
 use rand::{Rng, RngCore};
 use skein_core::Protocol;
@@ -21,6 +21,7 @@ use skein_core::Protocol;
 pub const ENTRY: ServiceEntry = ServiceEntry {
     name: "register",
     about: "test-only ABD quorum register, with injectable bugs",
+    default_nodes: DEFAULT_NODES,
     bugs: &["skip-quorum", "skip-write-back"],
     behaviours: || ByzantineRegistry::<Register>::generic().names(),
     run,
@@ -55,7 +56,12 @@ impl Workload<Register> for KvWorkload {
         ))
     }
 
-    fn outcome(&self, input: &KvInput, reply: &RegisterReply) -> Outcome<KvOutput> {
+    fn outcome(
+        &mut self,
+        _: ReplyFrom,
+        input: &KvInput,
+        reply: &RegisterReply,
+    ) -> Outcome<KvOutput> {
         match (input, reply) {
             (KvInput::Get(_), RegisterReply::Value(v)) => Outcome::Ok(KvOutput::Value(*v)),
             (KvInput::Put(..), RegisterReply::Written) => Outcome::Ok(KvOutput::Ok),

@@ -122,7 +122,13 @@ impl<P: Protocol, W: Workload<P>> Simulation<'_, P, W> {
             }
             EventKind::Reply { id, reply } => self.client_reply(id, reply),
             EventKind::ClientWake { client } => self.client_wake(client),
-            EventKind::ClientTimeout { id } => self.client_timeout(id),
+            EventKind::ClientTimeout { op } => self.client_timeout(op),
+            EventKind::ClientRetry {
+                op,
+                to,
+                attempt,
+                request,
+            } => self.client_retry(op, to, attempt, request),
             EventKind::Fault(action) => self.apply_fault(action),
             EventKind::Nemesis => self.nemesis_turn(),
             EventKind::LivenessDeadline => self.judge_liveness(),

@@ -49,7 +49,9 @@ impl<P: Protocol, W: Workload<P>> Simulation<'_, P, W> {
             FaultAction::Corrupt(n) => {
                 for i in of(n) {
                     if let Some(core) = self.instances[i].core.as_mut() {
-                        if !core.corrupt(&mut self.rng) {
+                        if core.corrupt(&mut self.rng) {
+                            self.transient_faults += 1;
+                        } else {
                             self.stats.corruptions_unsupported += 1;
                         }
                     }
@@ -72,6 +74,7 @@ impl<P: Protocol, W: Workload<P>> Simulation<'_, P, W> {
         if instance.core.take().is_none() {
             return;
         }
+        self.transient_faults += 1;
         instance.epoch += 1;
         instance.paused = false;
         instance.held.clear();
@@ -105,6 +108,10 @@ impl<P: Protocol, W: Workload<P>> Simulation<'_, P, W> {
         let instance = &mut self.instances[inst];
         instance.tick_us = to_us(core.tick_interval()).max(1);
         instance.core = Some(core);
+        if let (Some(adversary), Some(core)) = (instance.adversary.as_mut(), instance.core.as_mut())
+        {
+            adversary.configure(core);
+        }
         let (id, epoch, tick_us) = (instance.id, instance.epoch, instance.tick_us);
         self.tracer.record(
             self.stats.events,
@@ -187,6 +194,8 @@ impl<P: Protocol, W: Workload<P>> Simulation<'_, P, W> {
             now_us: self.now_us,
             instances: &self.instances,
             stepped: None,
+            quiet_at_us: self.quiet_at_us,
+            transient_faults: self.transient_faults,
         };
         for check in self.liveness.iter_mut() {
             let verdict = match check.check(&view) {

@@ -71,7 +71,7 @@ pub struct Simulation<'t, P: Protocol, W: Workload<P>> {
     outgoing: Outgoing<P::Message>,
     workload: W,
     clients: Vec<ClientState>,
-    pending: BTreeMap<RequestId, PendingOp>,
+    pending: BTreeMap<RequestId, PendingOp<P::Request>>,
     history: History<ModelInput<W, P>, ModelOutput<W, P>>,
     next_request: u64,
     invariants: Vec<Box<dyn Check<P>>>,
@@ -82,6 +82,8 @@ pub struct Simulation<'t, P: Protocol, W: Workload<P>> {
     violation: Option<CheckResult>,
     nemesis: Nemesis,
     quiet_at_us: Option<u64>,
+    /// Crashes and accepted corruptions so far (see [`ClusterView::transient_faults`]).
+    transient_faults: u64,
     ops_ok_after_quiet: u64,
     liveness_results: Vec<CheckResult>,
     stepped: Option<usize>,
@@ -116,6 +118,7 @@ impl<'t, P: Protocol, W: Workload<P>> Simulation<'t, P, W> {
             violation: None,
             nemesis,
             quiet_at_us: None,
+            transient_faults: 0,
             ops_ok_after_quiet: 0,
             liveness_results: Vec::new(),
             stepped: None,
@@ -184,6 +187,8 @@ impl<'t, P: Protocol, W: Workload<P>> Simulation<'t, P, W> {
             now_us: self.now_us,
             instances: &self.instances,
             stepped: self.stepped,
+            quiet_at_us: self.quiet_at_us,
+            transient_faults: self.transient_faults,
         };
         for check in self.invariants.iter_mut() {
             if let Err(why) = check.check(&view) {
@@ -259,6 +264,14 @@ impl<'t, P: Protocol, W: Workload<P>> Simulation<'t, P, W> {
     }
 
     fn linearizability(&self) -> CheckResult {
+        if self.transient_faults > 0 && !self.workload.linearizable_across_transient_faults() {
+            let why = format!(
+                "{} transient faults (crash of a node that keeps no state, or corruption); \
+                 the service's own checks judge it after convergence",
+                self.transient_faults
+            );
+            return CheckResult::new("linearizability", Verdict::Skipped(why));
+        }
         let ops = self.history.to_operations();
         let verdict = match lin::check(&self.workload.model(), &ops, self.lin_limits) {
             LinVerdict::Linearizable { .. } => Verdict::Pass,

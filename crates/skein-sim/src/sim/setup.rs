@@ -90,7 +90,10 @@ impl<P: Protocol, W: Workload<P>> Simulation<'_, P, W> {
                 .filter(|m| !taken.contains(m))
                 .collect();
             free.shuffle(&mut self.rng);
-            let f = ((self.members.len() - 1) / 3).max(1);
+            let f = match self.cfg.byzantine_nodes_max {
+                None => ((self.members.len() - 1) / 3).max(1),
+                Some(max) => max.saturating_sub(specs.len()),
+            };
             let names = self.registry.names();
             for node in free.into_iter().take(f) {
                 let name = names

@@ -1,0 +1,120 @@
+//! The `raft` service: a bounded seed sweep for CI (issue 3), the refusal of
+//! faults raft does not tolerate, determinism, and the long sweep (ignored):
+//!
+//! ```text
+//! cargo test --release -p skein-sim --test sweep_raft -- --ignored --nocapture
+//! ```
+
+use skein_sim::check::Verdict;
+use skein_sim::services::{self, RunOptions, SweepSummary};
+use skein_sim::trace::TraceEvent;
+
+/// Every fault raft tolerates (it is not Byzantine- or corruption-tolerant).
+const FAULTS: &str = "partitions,crashes,pauses,clocks,network";
+
+fn options(steps: u64, faults: &str) -> RunOptions {
+    let mut o = RunOptions::new("raft");
+    o.steps = steps;
+    o.faults = faults.parse().unwrap();
+    o
+}
+
+fn assert_all_pass(summary: &SweepSummary) {
+    let lines: Vec<String> = summary
+        .failures
+        .iter()
+        .map(|f| format!("seed {}: {}\n  {}", f.seed, f.reason, f.replay))
+        .collect();
+    assert!(
+        lines.is_empty(),
+        "{} of {} seeds failed:\n{}",
+        lines.len(),
+        summary.seeds_run,
+        lines.join("\n")
+    );
+}
+
+/// CI: 16 seeds of 15,000 events (~8 virtual seconds each, about 0.2 s in
+/// a debug build), every tolerated fault on; each run does real work and
+/// most reach the liveness deadline.
+#[test]
+fn raft_is_safe_linearizable_and_live_ci_sweep() {
+    let opts = options(15_000, FAULTS);
+    let mut judged = 0;
+    let summary = services::sweep(&opts, 0..16, |r| {
+        assert!(
+            r.stats.ops_ok > 100,
+            "seed {} did almost nothing: {r}",
+            r.seed
+        );
+        assert!(
+            r.stats.faults_injected() > 3,
+            "seed {}: no faults: {r}",
+            r.seed
+        );
+        let live = r
+            .checks
+            .iter()
+            .find(|c| c.name == "liveness: a write commits after faults stop")
+            .expect("raft registers its liveness check");
+        judged += u32::from(live.verdict == Verdict::Pass);
+    })
+    .unwrap();
+    assert_all_pass(&summary);
+    assert!(judged >= 12, "liveness judged on only {judged} of 16 seeds");
+}
+
+#[test]
+fn raft_refuses_faults_it_does_not_tolerate() {
+    for faults in ["corruptions", "byzantine", "crashes,corruptions"] {
+        let err = services::run(&options(1_000, faults), None).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("raft tolerates crashes") && text.contains("partitions,crashes"),
+            "{faults}: {text}"
+        );
+    }
+    let mut o = options(1_000, "none");
+    o.byzantine = vec!["2:silent".parse().unwrap()];
+    assert!(services::run(&o, None).is_err());
+    // `all` means every fault raft tolerates.
+    let all = services::run(&options(3_000, "all"), None).unwrap();
+    assert!(all.passed(), "{all}");
+    assert!(!all.stats.faults.contains_key("corrupt"));
+}
+
+#[test]
+fn raft_same_seed_same_trace() {
+    let mut opts = options(8_000, FAULTS);
+    opts.seed = 11;
+    let traced = |o: &RunOptions| {
+        let mut events = Vec::new();
+        let r = services::run(o, Some(Box::new(|e: &TraceEvent| events.push(e.clone())))).unwrap();
+        (r.trace_hash, events)
+    };
+    let (hash_a, trace_a) = traced(&opts);
+    let (hash_b, trace_b) = traced(&opts);
+    assert_eq!(hash_a, hash_b);
+    assert_eq!(trace_a, trace_b);
+    assert_eq!(services::run(&opts, None).unwrap().trace_hash, hash_a);
+    assert_ne!(
+        services::run(&opts.with_seed(12), None).unwrap().trace_hash,
+        hash_a,
+        "another seed is another run"
+    );
+}
+
+/// The long sweep: 1,000 seeds of 100,000 events with every tolerated fault.
+#[test]
+#[ignore]
+fn raft_long_sweep() {
+    let opts = options(100_000, FAULTS);
+    let started = std::time::Instant::now();
+    let summary = services::sweep(&opts, 0..1_000, |_| {}).unwrap();
+    println!(
+        "raft long sweep: {} seeds in {:?}",
+        summary.seeds_run,
+        started.elapsed()
+    );
+    assert_all_pass(&summary);
+}
