@@ -78,6 +78,9 @@ pub struct History {
     leaders: BTreeMap<u64, NodeId>,
     /// Committed index → term, as first seen committed on any node.
     committed: BTreeMap<u64, u64>,
+    /// Index -> the term of the node that first showed the entry committed:
+    /// an upper bound on the term in which it was committed.
+    committed_in: BTreeMap<u64, u64>,
     digests: BTreeMap<u64, u64>,
     /// Per node: committed entries up to here were already checked.
     checked: BTreeMap<NodeId, u64>,
@@ -133,6 +136,7 @@ impl History {
             let term = log
                 .term_at(index)
                 .expect("committed entries after the snapshot exist");
+            self.committed_in.entry(index).or_insert(node.term());
             if *self.committed.entry(index).or_insert(term) != term {
                 return Err(format!(
                     "committed entry {index} on node {id} has term {term}, was {}",
@@ -144,10 +148,14 @@ impl History {
         Ok(())
     }
 
-    /// Leader completeness: a new leader holds every entry committed before.
+    /// Leader completeness (Raft §5.4): a leader of term T holds every entry
+    /// committed in a term before T. A leader of an older term can still
+    /// show up after later commits (a late vote reply elects it); it is
+    /// stale, cannot commit, and owes nothing committed in its term or later.
     fn leader_completeness(&self, leader: &Raft) -> Result<(), String> {
         let log = leader.log_view();
-        for (&index, &term) in self.committed.range(log.snapshot_last().index + 1..) {
+        let earlier = |index: &u64| self.committed_in.get(index).is_some_and(|&t| t < leader.term());
+        for (&index, &term) in self.committed.range(log.snapshot_last().index + 1..).filter(|(i, _)| earlier(i)) {
             if log.term_at(index) != Some(term) {
                 return Err(format!(
                     "leader completeness: leader {} of term {} lacks committed entry {index} (term {term})",
