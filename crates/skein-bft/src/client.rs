@@ -29,6 +29,7 @@ impl BftNode {
                 return;
             }
             BftRequest::Submit { client, ts, op } => (client, ts, op),
+            BftRequest::Admin(admin) => return self.admin_request(ctx, id, admin),
         };
         if client as usize >= self.p.clients {
             let reason = format!(

@@ -34,6 +34,9 @@ pub struct BftConfig {
     pub list_len_max: usize,
     /// Emulated Byzantine behaviour of this node (§5); None = correct.
     pub byzantine: Option<ByzantineBehaviour>,
+    /// Accept the admin requests that corrupt state or set a Byzantine
+    /// behaviour. The node runtime sets it from `--allow-fault-injection`.
+    pub allow_fault_injection: bool,
 }
 
 impl Default for BftConfig {
@@ -52,6 +55,7 @@ impl Default for BftConfig {
             fd_restart_ticks: 10,
             list_len_max: 1 << 20,
             byzantine: None,
+            allow_fault_injection: false,
         }
     }
 }

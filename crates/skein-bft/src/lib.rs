@@ -34,6 +34,7 @@
 //! flushed. Message size is thus bounded by σK and independent of the list
 //! length except for one full copy every R ticks.
 
+mod admin;
 pub mod byzantine;
 mod client;
 pub mod config;
@@ -57,7 +58,7 @@ mod tests;
 pub use byzantine::ByzantineBehaviour;
 pub use config::{BftConfig, BftConfigError, Params};
 pub use machine::{Machine, OpResult};
-pub use message::{BftMessage, BftReply, BftRequest};
+pub use message::{AdminReply, AdminRequest, BftMessage, BftReply, BftRequest};
 pub use node::{BftNode, BftState};
 pub use status::{BftCounters, BftStatus};
 pub use types::{ClientId, ClientRequest, Op, Request, Value, View, ViewPair};

@@ -149,7 +149,7 @@ impl BftNode {
     }
 
     /// Repairs what no correct execution produces (§4 "bounded trimming").
-    fn sanitize(&mut self) {
+    pub(crate) fn sanitize(&mut self) {
         let p = &self.p;
         let mut fixed = self.st.ve.sanitize(p.n);
         fixed += self.st.rep.sanitize(p);
@@ -295,6 +295,11 @@ impl BftNode {
     }
 
     fn on_request(&mut self, ctx: &mut Context<'_, Self>, id: RequestId, request: BftRequest) {
+        if let BftRequest::Admin(admin) = request {
+            // Before the checks below: an operator must reach an UNRESPONSIVE node.
+            self.admin_request(ctx, id, admin);
+            return;
+        }
         if let Some(e) = &self.config_error {
             let reason = e.to_string();
             ctx.reply(id, BftReply::Refused { reason });

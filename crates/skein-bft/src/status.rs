@@ -25,6 +25,8 @@ pub struct BftCounters {
     pub dropped: u64,
     /// Messages sent (per destination).
     pub sent: u64,
+    /// Faults injected by an operator (corruptions, loaded states).
+    pub injected_faults: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
