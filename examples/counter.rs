@@ -256,7 +256,7 @@ mod tests {
     fn converges_in_the_simulator_under_faults() {
         use skein_sim::check::check_fn;
         use skein_sim::lin::EchoModel;
-        use skein_sim::workload::{Outcome, Workload};
+        use skein_sim::workload::{Outcome, ReplyFrom, Workload};
         use skein_sim::{FaultKind, FaultSet, SimConfig, Simulation};
 
         struct Adds;
@@ -272,7 +272,7 @@ mod tests {
             ) -> Option<(CounterRequest, u64)> {
                 Some((CounterRequest::Add { by: 1 }, 1))
             }
-            fn outcome(&self, _: &u64, reply: &CounterReply) -> Outcome<u64> {
+            fn outcome(&mut self, _: ReplyFrom, _: &u64, reply: &CounterReply) -> Outcome<u64> {
                 let CounterReply::Total(total) = reply;
                 Outcome::Ok(*total)
             }

@@ -1,6 +1,8 @@
 //! Every `skein` command and flag.
 
-use crate::{cluster, node_cmd, request_cmd, sim_cmd, status_cmd, EXIT_USAGE};
+use crate::{
+    cluster, kv_cmd, list_cmd, node_cmd, raft_cmd, request_cmd, sim_cmd, status_cmd, EXIT_USAGE,
+};
 use clap::{Parser, Subcommand};
 use skein_node::Service;
 use std::process::ExitCode;
@@ -38,6 +40,14 @@ pub enum Command {
     Sim(sim_cmd::SimArgs),
     /// List the services this binary can run.
     Services,
+    /// A bftlist client: append, remove, read or show through every replica; check their agreement.
+    List(list_cmd::ListArgs),
+    /// Read and write the raft service's key-value store (follows redirects to the leader).
+    #[command(subcommand)]
+    Kv(kv_cmd::KvCommand),
+    /// The raft service: a node's status, membership changes, leadership transfer.
+    #[command(subcommand)]
+    Raft(raft_cmd::RaftCommand),
 }
 
 pub fn run(cli: Cli, services: &[Service]) -> ExitCode {
@@ -46,6 +56,9 @@ pub fn run(cli: Cli, services: &[Service]) -> ExitCode {
         Command::Cluster(command) => cluster::run(command, services),
         Command::Status(args) => status_cmd::run(args),
         Command::Request(args) => request_cmd::run(args),
+        Command::List(args) => list_cmd::run(args),
+        Command::Kv(command) => kv_cmd::run(command),
+        Command::Raft(command) => raft_cmd::run(command),
         Command::Sim(args) => match sim_cmd::run(args) {
             Ok(code) => return code,
             Err(error) => Err(UsageError(format!("{error:#}")).into()),

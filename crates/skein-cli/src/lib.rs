@@ -11,7 +11,11 @@
 pub mod cli;
 pub mod cluster;
 pub mod http;
+pub mod kv_cmd;
+pub mod leader_http;
+pub mod list_cmd;
 pub mod node_cmd;
+pub mod raft_cmd;
 pub mod request_cmd;
 pub mod sim_cmd;
 pub mod status_cmd;

@@ -3,7 +3,7 @@
 //! A service is a protocol plus the generic runtime; registering one is a
 //! line: `Service::of::<MyProtocol>("what it does")`.
 
-use crate::config::NodeSettings;
+use crate::config::{ConfigError, NodeSettings};
 use crate::runtime::run_service;
 use crate::service_api::ServiceApi;
 use crate::NodeError;
@@ -19,6 +19,7 @@ pub struct Service {
     pub name: &'static str,
     pub summary: &'static str,
     api: ServiceApi,
+    prepare: fn(&mut NodeSettings) -> Result<(), ConfigError>,
     run: fn(NodeSettings, ServiceApi, CancellationToken) -> NodeFuture,
 }
 
@@ -32,6 +33,7 @@ impl Service {
             name: P::NAME,
             summary,
             api: ServiceApi::none(),
+            prepare: |_| Ok(()),
             run: |settings, api, shutdown| Box::pin(run_service::<P>(settings, api, shutdown)),
         }
     }
@@ -41,7 +43,29 @@ impl Service {
         Self { api, ..self }
     }
 
-    pub fn run(&self, settings: NodeSettings, shutdown: CancellationToken) -> NodeFuture {
+    /// Adapts the node's settings before the service starts: hands node-level
+    /// settings the service understands (`--byzantine`,
+    /// `--allow-fault-injection`) to its config table, or refuses them.
+    pub fn with_prepare(self, prepare: fn(&mut NodeSettings) -> Result<(), ConfigError>) -> Self {
+        Self { prepare, ..self }
+    }
+
+    pub fn run(&self, mut settings: NodeSettings, shutdown: CancellationToken) -> NodeFuture {
+        let prepared = (self.prepare)(&mut settings).and_then(|()| match &settings.byzantine {
+            // A prepare step that understands `--byzantine` takes it.
+            Some(behaviour) => Err(ConfigError::new(
+                "byzantine",
+                behaviour,
+                format!(
+                    "no --byzantine: the {} service has no Byzantine behaviours (bftlist has)",
+                    self.name
+                ),
+            )),
+            None => Ok(()),
+        });
+        if let Err(error) = prepared {
+            return Box::pin(async move { Err(NodeError::Config(error)) });
+        }
         (self.run)(settings, self.api, shutdown)
     }
 }
@@ -51,7 +75,13 @@ pub fn builtin() -> Vec<Service> {
     vec![
         Service::of::<skein_bft::BftNode>(
             "a list replicated as a self-stabilizing Byzantine-tolerant state machine (needs n ≥ 5f+1; 6 nodes for f=1)",
-        ),
+        )
+        .with_api(crate::services::bft_http::api())
+        .with_prepare(crate::services::bft_http::prepare),
+        Service::of::<skein_raft::Raft>(
+            "a linearizable key-value store replicated with Raft (tolerates f crashed of 2f+1; 3 nodes for f=1)",
+        )
+        .with_api(crate::services::raft_http::api()),
         Service::of::<skein_core::heartbeat::Heartbeat>(
         "every node beats to every other; shows liveness, echo and gossip (the default until a real service is chosen)",
         ),

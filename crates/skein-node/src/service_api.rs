@@ -91,6 +91,19 @@ pub struct NodeFacts {
     pub members: Vec<skein_core::NodeId>,
     /// `--allow-fault-injection`: serve endpoints that corrupt state or set Byzantine behaviour.
     pub allow_fault_injection: bool,
+    /// The REST API port base: node N serves its API on `api_base + N`.
+    pub api_base: u16,
+    /// Each peer's host (from `--peers`), so a handler can name another node's API.
+    pub peer_hosts: std::collections::BTreeMap<skein_core::NodeId, std::net::IpAddr>,
+}
+
+impl NodeFacts {
+    /// The REST API base URL of peer `id` (`http://HOST:PORT`), if it is a known peer.
+    pub fn peer_api_url(&self, id: skein_core::NodeId) -> Option<String> {
+        let host = self.peer_hosts.get(&id)?;
+        let port = crate::config::PortBases::port(self.api_base, id)?;
+        Some(format!("http://{}", std::net::SocketAddr::new(*host, port)))
+    }
 }
 
 impl CoreHandle {

@@ -1,0 +1,354 @@
+//! The bftlist service on real processes: six replicas (f = 1), a client
+//! appending through `skein list`, an UNRESPONSIVE primary set by REST, a
+//! replica whose state is corrupted by REST, and `skein list check` at the
+//! end (BFTLIST.md §5, §6; issue 4's process tests).
+//!
+//! Port offsets 12000–12490 belong to this file; each test takes its own.
+
+use serde_json::{json, Value};
+use skein_cli::http::{block_on, client};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const SKEIN: &str = env!("CARGO_BIN_EXE_skein");
+/// A deadline for convergence, not a performance claim: generous for slow CI.
+const CONVERGE_WITHIN: Duration = Duration::from_secs(60);
+const NODES: u16 = 6;
+
+fn skein(args: &[&str]) -> Output {
+    Command::new(SKEIN)
+        .args(args)
+        .env_remove("SKEIN_ID")
+        .env_remove("SKEIN_BYZANTINE")
+        .env_remove("SKEIN_CLUSTER_DIR")
+        .output()
+        .expect("skein runs")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Stops the cluster even when an assertion fails, so no node outlives the test.
+struct Cluster {
+    dir: PathBuf,
+    api_base: u16,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        skein(&["cluster", "down", "--dir", self.dir.to_str().unwrap()]);
+    }
+}
+
+impl Cluster {
+    /// `cluster up --service bftlist --nodes 6`, with `extra` before `--` and `node_flags` after.
+    fn up(dir: &Path, port_offset: u16, extra: &[&str], node_flags: &[&str]) -> Cluster {
+        let offset = port_offset.to_string();
+        let mut args = vec![
+            "cluster",
+            "up",
+            "--detach",
+            "--fresh",
+            "--service",
+            "bftlist",
+            "--nodes",
+            "6",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--port-offset",
+            &offset,
+        ];
+        args.extend(extra);
+        args.push("--");
+        args.extend(node_flags);
+        let out = skein(&args);
+        let cluster = Cluster {
+            dir: dir.to_path_buf(),
+            api_base: 4000 + port_offset,
+        };
+        assert!(out.status.success(), "cluster up failed: {}", text(&out));
+        cluster
+    }
+
+    fn url(&self, id: u16, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.api_base + id)
+    }
+
+    /// One HTTP call: (status, JSON body or null).
+    fn call(&self, method: &str, id: u16, path: &str, body: Option<Value>) -> (u16, Value) {
+        let http = client(Duration::from_secs(10));
+        let url = self.url(id, path);
+        block_on(async {
+            let request = match method {
+                "GET" => http.get(&url),
+                "PUT" => http.put(&url),
+                _ => http.post(&url),
+            };
+            let request = match body {
+                Some(body) => request.json(&body),
+                None => request,
+            };
+            match request.send().await {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    (status, response.json().await.unwrap_or(Value::Null))
+                }
+                Err(_) => (0, Value::Null),
+            }
+        })
+    }
+
+    fn bft_status(&self, id: u16) -> Value {
+        self.call("GET", id, "/api/v1/bft/status", None).1
+    }
+
+    /// Polls until `check` holds for every listed node's bftlist status.
+    fn wait_until(&self, ids: &[u16], what: &str, check: impl Fn(&Value) -> bool) -> Duration {
+        let start = Instant::now();
+        loop {
+            let statuses: Vec<Value> = ids.iter().map(|&id| self.bft_status(id)).collect();
+            if statuses.iter().all(&check) {
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < CONVERGE_WITHIN,
+                "not within {CONVERGE_WITHIN:?}: {what}; last statuses: {statuses:#?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `skein list ARGS --dir DIR`.
+    fn list(&self, args: &[&str]) -> Output {
+        let mut all = vec!["list"];
+        all.extend(args);
+        all.extend(["--dir", self.dir.to_str().unwrap(), "--timeout-secs", "30"]);
+        skein(&all)
+    }
+
+    /// Appends `values` one after another through `skein list append`; returns each one's latency.
+    fn append_all(&self, values: impl Iterator<Item = i64>) -> Vec<Duration> {
+        values
+            .map(|v| {
+                let start = Instant::now();
+                let out = self.list(&["append", &v.to_string()]);
+                assert!(out.status.success(), "append {v}: {}", text(&out));
+                assert!(text(&out).contains("appended at seq"), "{}", text(&out));
+                start.elapsed()
+            })
+            .collect()
+    }
+
+    fn lists(&self, ids: &[u16]) -> Vec<Value> {
+        ids.iter()
+            .map(|&id| self.call("GET", id, "/api/v1/list", None).1)
+            .collect()
+    }
+}
+
+fn in_view(v: u64) -> impl Fn(&Value) -> bool {
+    move |s| s["view"] == v && s["allow_service"] == true
+}
+
+/// Six replicas and a client appending: the primary of view 0 (node 1) turns
+/// UNRESPONSIVE, the others change view and appends go on; then node 4's
+/// state is corrupted and it converges back to the others' list; at the end
+/// `skein list check` finds every replica's history consistent.
+#[test]
+fn bftlist_survives_an_unresponsive_primary_and_a_corrupted_replica() {
+    let dir = tempfile::tempdir().unwrap();
+    let all: Vec<u16> = (1..=NODES).collect();
+    let cluster = Cluster::up(
+        dir.path(),
+        12000,
+        &[],
+        &["--allow-fault-injection", "--peer-timeout-ms", "1000"],
+    );
+    cluster.wait_until(&all, "a stable view 0", in_view(0));
+    let before = cluster.append_all(1..=5);
+
+    // The primary of view 0 stops sending anything.
+    let (code, body) = cluster.call(
+        "PUT",
+        1,
+        "/api/v1/bft/byzantine",
+        Some(json!({"behaviour": "unresponsive"})),
+    );
+    assert_eq!((code, &body["behaviour"]), (200, &json!("unresponsive")));
+    let changed = cluster.wait_until(&all[1..], "a view change away from node 1", |s| {
+        s["view"].as_u64().is_some_and(|v| v != 0) && s["allow_service"] == true
+    });
+    let during = cluster.append_all(6..=10);
+    println!(
+        "view change after UNRESPONSIVE primary: {changed:?}; append latency before {before:?}, after {during:?}"
+    );
+
+    // Node 1 becomes correct again; node 4 suffers a transient fault.
+    let (code, _) = cluster.call(
+        "PUT",
+        1,
+        "/api/v1/bft/byzantine",
+        Some(json!({"behaviour": null})),
+    );
+    assert_eq!(code, 200);
+    let (code, body) = cluster.call("POST", 4, "/api/v1/bft/corrupt", Some(json!({"seed": 7})));
+    assert_eq!((code, &body["seed"]), (200, &json!(7)), "{body}");
+    let start = Instant::now();
+    cluster.append_all(11..=13);
+    let expected: Vec<i64> = (1..=13).collect();
+    loop {
+        let lists = cluster.lists(&all);
+        if lists.iter().all(|l| l["list"] == json!(expected)) {
+            break;
+        }
+        assert!(
+            start.elapsed() < CONVERGE_WITHIN,
+            "replicas did not converge on {expected:?}: {lists:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    println!("corrupted node 4 converged within {:?}", start.elapsed());
+
+    let out = cluster.list(&["check"]);
+    assert!(out.status.success(), "list check: {}", text(&out));
+    assert!(text(&out).contains("consistent"), "{}", text(&out));
+    let out = cluster.list(&["show"]);
+    assert!(out.status.success(), "list show: {}", text(&out));
+    assert!(
+        text(&out).contains(&format!("{expected:?}")),
+        "{}",
+        text(&out)
+    );
+}
+
+/// Without `--allow-fault-injection` the fault routes answer 403 naming the
+/// flag, and the generic `/api/v1/request` cannot go around them; bad
+/// requests get 4xx JSON errors; every route is in the OpenAPI document.
+#[test]
+fn bftlist_api_refuses_fault_injection_without_the_flag_and_bad_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::up(dir.path(), 12100, &[], &[]);
+    let (code, body) = cluster.call("POST", 2, "/api/v1/bft/corrupt", Some(json!({"seed": 1})));
+    assert_eq!(code, 403, "{body}");
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .contains("--allow-fault-injection"));
+    let (code, _) = cluster.call(
+        "PUT",
+        2,
+        "/api/v1/bft/byzantine",
+        Some(json!({"behaviour": "unresponsive"})),
+    );
+    assert_eq!(code, 403);
+    let sneaky = json!({"Admin": {"Corrupt": {"seed": 1}}});
+    let (code, body) = cluster.call("POST", 2, "/api/v1/request", Some(sneaky));
+    assert_eq!(code, 200);
+    assert!(
+        body["reply"]["Refused"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("--allow-fault-injection")),
+        "{body}"
+    );
+    let (code, body) = cluster.call("GET", 2, "/api/v1/bft/byzantine", None);
+    assert_eq!((code, body), (200, json!({"behaviour": null})));
+
+    let submit = |body: Value| {
+        cluster
+            .call("POST", 3, "/api/v1/list/requests", Some(body))
+            .0
+    };
+    assert_eq!(submit(json!({"client": 0, "ts": 1, "op": "pop"})), 400);
+    assert_eq!(submit(json!({"client": 0, "ts": 1, "op": "append"})), 400);
+    assert_eq!(submit(json!({"client": 0, "ts": 1})), 400, "missing op");
+    let big = vec![1; 40_000];
+    assert_eq!(
+        submit(json!({"client": 0, "ts": 1, "op": "append", "value": 1, "pad": big})),
+        413
+    );
+    assert_eq!(
+        submit(json!({"client": 999, "ts": 1, "op": "append", "value": 1})),
+        422,
+        "client id out of range"
+    );
+
+    let (_, openapi) = cluster.call("GET", 1, "/openapi.json", None);
+    for path in [
+        "/api/v1/list/requests",
+        "/api/v1/list",
+        "/api/v1/bft/status",
+        "/api/v1/bft/state",
+        "/api/v1/bft/byzantine",
+        "/api/v1/bft/corrupt",
+    ] {
+        assert!(openapi["paths"][path].is_object(), "{path} not in OpenAPI");
+    }
+
+    // The client also finds the replicas by --nodes and --port-offset.
+    let out = skein(&[
+        "list",
+        "append",
+        "5",
+        "--nodes",
+        "6",
+        "--port-offset",
+        "12100",
+        "--client",
+        "2",
+        "--timeout-secs",
+        "30",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = skein(&["list", "read", "--nodes", "6", "--port-offset", "12100"]);
+    assert!(text(&out).contains("list [5]"), "{}", text(&out));
+}
+
+/// `cluster up --byzantine 3:different-views` starts node 3 acting it out;
+/// the correct replicas stay in their view and keep executing (§5).
+#[test]
+fn cluster_up_starts_a_byzantine_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::up(
+        dir.path(),
+        12200,
+        &["--byzantine", "3:different-views"],
+        &[],
+    );
+    let (_, body) = cluster.call("GET", 3, "/api/v1/bft/byzantine", None);
+    assert_eq!(body, json!({"behaviour": "different-views"}));
+    let correct = [1, 2, 4, 5, 6];
+    cluster.wait_until(
+        &correct,
+        "a stable view 0 at the correct replicas",
+        in_view(0),
+    );
+    cluster.append_all(1..=3);
+    cluster.wait_until(&correct, "still view 0", in_view(0));
+    let out = cluster.list(&["check"]);
+    assert!(out.status.success(), "list check: {}", text(&out));
+
+    // A service without Byzantine behaviours refuses the flag.
+    let out = skein(&[
+        "node",
+        "--id",
+        "1",
+        "--service",
+        "heartbeat",
+        "--byzantine",
+        "unresponsive",
+        "--port-offset",
+        "12300",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("no Byzantine behaviours"),
+        "{}",
+        text(&out)
+    );
+}

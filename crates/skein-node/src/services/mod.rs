@@ -1,0 +1,7 @@
+//! The built-in services' own REST endpoints, one module (or a few) per service.
+
+pub mod bft_http;
+pub mod raft_admin_http;
+pub mod raft_http;
+pub mod raft_kv_http;
+pub mod raft_metrics;

@@ -1,0 +1,255 @@
+//! `/api/v1/raft/...`: this node's Raft status, membership changes and
+//! leadership transfer.
+//!
+//! Membership changes go one server at a time (thesis §4.1) and only to
+//! nodes this node can reach: ids in its `--peers` (the runtime has no
+//! address for any other node). `POST /members` adds a learner that the
+//! leader promotes once it has caught up (`"learner": true` keeps it
+//! non-voting); `POST /members/{id}/promote` promotes one explicitly.
+
+use super::raft_http::{bad_request, body_refused, refusal, Refusal};
+use crate::api::ErrorBody;
+use crate::service_api::CoreHandle;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use skein_core::NodeId;
+use skein_raft::{Membership, Reply, Request};
+use utoipa::ToSchema;
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddMemberBody {
+    /// The node to add; it must be in this node's `--peers`.
+    pub id: u16,
+    /// Keep it a non-voting learner (default: promote it once caught up).
+    #[serde(default)]
+    pub learner: bool,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferBody {
+    /// The voter to hand leadership to (default: the most caught-up one).
+    pub to: Option<u16>,
+}
+
+/// The configuration after a committed membership change.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct MembershipBody {
+    pub voters: Vec<u16>,
+    pub learners: Vec<u16>,
+    /// The log index at which the change committed.
+    pub index: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct TransferStartedBody {
+    /// The node that is being made leader; watch `/api/v1/raft/status` for it.
+    pub to: u16,
+}
+
+/// This node's Raft state: role, term, leader, commit/applied/durable index,
+/// membership, and (on the leader) each follower's match index.
+#[utoipa::path(get, path = "/api/v1/raft/status", tag = "raft",
+    responses(
+        (status = 200, body = Object, description = "`{id, role, term, leader, leader_api, voted_for, commit_index, applied_index, last_log_index, durable_index, snapshot_index, membership: {voters, learners}, followers: [{id, match_index, next_index, state, inflight}], pending_proposals, pending_reads, keys}`"),
+        (status = 503, body = ErrorBody, description = "node is stopping"),
+    ))]
+pub async fn status(State(core): State<CoreHandle>) -> Response {
+    let mut status = match core.status().await {
+        Ok(status) => status,
+        Err(error) => return error.into_response(),
+    };
+    let leader_api = status["leader"]
+        .as_u64()
+        .and_then(|l| u16::try_from(l).ok())
+        .and_then(|l| leader_api(&core, NodeId(l)));
+    if let Some(object) = status.as_object_mut() {
+        object.insert("leader_api".into(), leader_api.into());
+    }
+    Json(status).into_response()
+}
+
+/// The API URL of `id`, this node included.
+fn leader_api(core: &CoreHandle, id: NodeId) -> Option<String> {
+    if id == core.node().id {
+        return None; // the caller is already talking to it
+    }
+    core.node().peer_api_url(id)
+}
+
+/// Whether the runtime can reach node `id` (itself or one of its `--peers`).
+fn known(core: &CoreHandle, id: u16) -> bool {
+    let node = core.node();
+    NodeId(id) == node.id || node.peer_hosts.contains_key(&NodeId(id))
+}
+
+fn unknown_node(core: &CoreHandle, id: u16) -> Response {
+    let node = core.node();
+    let mut ids: Vec<u16> = node.peer_hosts.keys().map(|n| n.0).collect();
+    ids.push(node.id.0);
+    ids.sort_unstable();
+    crate::api::error_response(
+        StatusCode::BAD_REQUEST,
+        "unknown_node",
+        format!("node {id} is not one this node can reach (known: {ids:?}); start every node with --peers naming it"),
+    )
+}
+
+fn membership_reply(core: &CoreHandle, uri: &Uri, reply: Reply) -> Response {
+    match reply {
+        Reply::Membership { membership, index } => {
+            Json(membership_body(&membership, index)).into_response()
+        }
+        other => refusal(core, uri, other),
+    }
+}
+
+fn membership_body(membership: &Membership, index: u64) -> MembershipBody {
+    MembershipBody {
+        voters: membership.voters.iter().map(|n| n.0).collect(),
+        learners: membership.learners.iter().map(|n| n.0).collect(),
+        index,
+    }
+}
+
+/// Adds a node: as a learner, promoted to voter once caught up (or kept a learner).
+#[utoipa::path(post, path = "/api/v1/raft/members", tag = "raft", request_body = AddMemberBody,
+    responses(
+        (status = 200, body = MembershipBody, description = "the change committed"),
+        (status = 307, body = super::raft_http::NotLeaderBody, description = "not the leader: `Location` names the same path on the leader"),
+        (status = 400, body = ErrorBody, description = "malformed JSON, or a node this node has no address for"),
+        (status = 409, body = ErrorBody, description = "another membership change is in progress"),
+        (status = 503, body = ErrorBody, description = "no leader known yet; retry"),
+    ))]
+pub async fn add_member(
+    State(core): State<CoreHandle>,
+    uri: Uri,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body: AddMemberBody = match parse(body) {
+        Ok(body) => body,
+        Err(refusal) => return refusal.into_response(),
+    };
+    if !known(&core, body.id) {
+        return unknown_node(&core, body.id);
+    }
+    let id = NodeId(body.id);
+    let request = match body.learner {
+        true => Request::AddLearner { id },
+        false => Request::AddMember { id },
+    };
+    match core.request::<_, Reply>(&request).await {
+        Ok(reply) => membership_reply(&core, &uri, reply),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// Removes a voter or learner (the leader included: it steps down once the removal commits).
+#[utoipa::path(delete, path = "/api/v1/raft/members/{id}", tag = "raft",
+    params(("id" = u16, Path, description = "the node to remove")),
+    responses(
+        (status = 200, body = MembershipBody, description = "the change committed"),
+        (status = 307, body = super::raft_http::NotLeaderBody, description = "not the leader"),
+        (status = 400, body = ErrorBody, description = "not a node id"),
+        (status = 404, body = ErrorBody, description = "not a member"),
+        (status = 409, body = ErrorBody, description = "another change is in progress, or it would leave no voters"),
+    ))]
+pub async fn remove_member(
+    State(core): State<CoreHandle>,
+    uri: Uri,
+    id: Result<Path<u16>, PathRejection>,
+) -> Response {
+    member_change(&core, &uri, id, |id| Request::RemoveMember { id }).await
+}
+
+/// Makes a caught-up learner a voter.
+#[utoipa::path(post, path = "/api/v1/raft/members/{id}/promote", tag = "raft",
+    params(("id" = u16, Path, description = "the learner to promote")),
+    responses(
+        (status = 200, body = MembershipBody, description = "the change committed"),
+        (status = 307, body = super::raft_http::NotLeaderBody, description = "not the leader"),
+        (status = 404, body = ErrorBody, description = "not a learner"),
+        (status = 409, body = ErrorBody, description = "not caught up yet, or another change is in progress"),
+    ))]
+pub async fn promote(
+    State(core): State<CoreHandle>,
+    uri: Uri,
+    id: Result<Path<u16>, PathRejection>,
+) -> Response {
+    member_change(&core, &uri, id, |id| Request::Promote { id }).await
+}
+
+async fn member_change(
+    core: &CoreHandle,
+    uri: &Uri,
+    id: Result<Path<u16>, PathRejection>,
+    request: impl FnOnce(NodeId) -> Request,
+) -> Response {
+    let id = match id {
+        Ok(Path(id)) if (1..=999).contains(&id) => NodeId(id),
+        _ => {
+            return bad_request("bad_node_id", "the node id must be a number from 1 to 999")
+                .into_response()
+        }
+    };
+    match core.request::<_, Reply>(&request(id)).await {
+        Ok(reply) => membership_reply(core, uri, reply),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// Hands leadership to a voter (thesis §3.10); writes pause until it takes over.
+#[utoipa::path(post, path = "/api/v1/raft/transfer-leader", tag = "raft",
+    request_body(content = TransferBody, description = "`{\"to\": 2}`, or `{}` / no body for the most caught-up voter"),
+    responses(
+        (status = 202, body = TransferStartedBody, description = "the transfer started; it completes within an election timeout or is abandoned"),
+        (status = 307, body = super::raft_http::NotLeaderBody, description = "not the leader"),
+        (status = 400, body = ErrorBody, description = "malformed JSON or unknown node"),
+        (status = 404, body = ErrorBody, description = "not a voter"),
+        (status = 503, body = ErrorBody, description = "no leader, or a transfer is already in progress"),
+    ))]
+pub async fn transfer_leader(
+    State(core): State<CoreHandle>,
+    uri: Uri,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let empty = body
+        .as_ref()
+        .is_ok_and(|b| b.iter().all(u8::is_ascii_whitespace));
+    let body: TransferBody = match empty {
+        true => TransferBody::default(),
+        false => match parse(body) {
+            Ok(body) => body,
+            Err(refusal) => return refusal.into_response(),
+        },
+    };
+    if let Some(to) = body.to {
+        if !known(&core, to) {
+            return unknown_node(&core, to);
+        }
+    }
+    let request = Request::TransferLeader {
+        to: body.to.map(NodeId),
+    };
+    match core.request::<_, Reply>(&request).await {
+        Ok(Reply::TransferStarted { to }) => {
+            (StatusCode::ACCEPTED, Json(TransferStartedBody { to: to.0 })).into_response()
+        }
+        Ok(other) => refusal(&core, &uri, other),
+        Err(error) => error.into_response(),
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, Refusal> {
+    let body = body.map_err(|rejection| body_refused(rejection.status(), rejection))?;
+    serde_json::from_slice(&body)
+        .map_err(|e| bad_request("bad_json", format!("the body must be JSON: {e}")))
+}
