@@ -69,6 +69,15 @@ pub struct NodeArgs {
     /// Serve the REST endpoints that corrupt state or make this node misbehave (off by default).
     #[arg(long, env = "SKEIN_ALLOW_FAULT_INJECTION")]
     pub allow_fault_injection: bool,
+    /// Act out an emulated Byzantine behaviour from the start, e.g. unresponsive or different-views (services that have them: bftlist).
+    #[arg(long, env = "SKEIN_BYZANTINE")]
+    pub byzantine: Option<String>,
+    /// Authenticate every peer frame with MACs keyed from this secret (at least 16 bytes; the same on every node). Prefer --cluster-secret-file: a flag shows in `ps`. Without a secret, peer channels are unauthenticated.
+    #[arg(long, env = "SKEIN_CLUSTER_SECRET", hide_env_values = true)]
+    pub cluster_secret: Option<String>,
+    /// A file holding the cluster secret (surrounding whitespace ignored); keep it mode 0600. `skein cluster up` makes one per cluster.
+    #[arg(long, env = "SKEIN_CLUSTER_SECRET_FILE")]
+    pub cluster_secret_file: Option<PathBuf>,
 }
 
 impl NodeArgs {
@@ -93,6 +102,9 @@ impl NodeArgs {
             request_timeout_ms: self.request_timeout_ms,
             frame_bytes_max: self.frame_bytes_max,
             allow_fault_injection: self.allow_fault_injection.then_some(true),
+            byzantine: self.byzantine.clone(),
+            cluster_secret: self.cluster_secret.clone(),
+            cluster_secret_file: self.cluster_secret_file.clone(),
         })
     }
 

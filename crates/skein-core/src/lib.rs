@@ -1,6 +1,7 @@
 //! skein-core: what every skein protocol and driver shares.
 //!
-//! Owns node and request ids, the versioned wire envelope and its codec, the
+//! Owns node and request ids, the versioned wire envelope and its codec,
+//! peer-channel MACs (pairwise HMAC keys, [`mac`]), the
 //! sans-IO [`Protocol`] trait (events in, effects out), the self-stabilizing
 //! datagram link state machine, and the built-in `heartbeat` protocol used to
 //! test drivers end to end.
@@ -16,6 +17,7 @@ pub mod codec;
 pub mod envelope;
 pub mod heartbeat;
 pub mod id;
+pub mod mac;
 pub mod protocol;
 pub mod sslink;
 

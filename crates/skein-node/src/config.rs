@@ -57,6 +57,10 @@ pub struct NodeOverrides {
     pub request_timeout_ms: Option<u64>,
     pub frame_bytes_max: Option<usize>,
     pub allow_fault_injection: Option<bool>,
+    pub byzantine: Option<String>,
+    /// Authenticates peer channels (see `auth`); prefer the file in deployments.
+    pub cluster_secret: Option<String>,
+    pub cluster_secret_file: Option<PathBuf>,
 }
 
 impl NodeOverrides {
@@ -98,6 +102,12 @@ impl NodeOverrides {
 
     /// Fills every setting this layer lacks from `lower`.
     pub fn or(self, lower: NodeOverrides) -> NodeOverrides {
+        // The secret and its file are one setting: a layer giving either replaces both below.
+        let secret_layer = if self.cluster_secret.is_some() || self.cluster_secret_file.is_some() {
+            (self.cluster_secret, self.cluster_secret_file)
+        } else {
+            (lower.cluster_secret, lower.cluster_secret_file)
+        };
         NodeOverrides {
             id: self.id.or(lower.id),
             service: self.service.or(lower.service),
@@ -116,6 +126,9 @@ impl NodeOverrides {
             request_timeout_ms: self.request_timeout_ms.or(lower.request_timeout_ms),
             frame_bytes_max: self.frame_bytes_max.or(lower.frame_bytes_max),
             allow_fault_injection: self.allow_fault_injection.or(lower.allow_fault_injection),
+            byzantine: self.byzantine.or(lower.byzantine),
+            cluster_secret: secret_layer.0,
+            cluster_secret_file: secret_layer.1,
         }
     }
 }
@@ -186,6 +199,11 @@ pub struct NodeSettings {
     pub frame_bytes_max: usize,
     /// Whether REST endpoints that corrupt state or make the node misbehave are served.
     pub allow_fault_injection: bool,
+    /// An emulated Byzantine behaviour for this node, for services that have
+    /// them (bftlist); any other service refuses to start with one.
+    pub byzantine: Option<String>,
+    /// The secret peer channels are authenticated with; `None`: unauthenticated.
+    pub cluster_secret: Option<skein_core::mac::ClusterSecret>,
     /// The `[service]` table of the config file, for the protocol's own settings.
     pub service_config: toml::Table,
 }
@@ -321,6 +339,11 @@ impl NodeSettings {
             request_timeout: Duration::from_millis(request_timeout_ms),
             frame_bytes_max,
             allow_fault_injection: layers.allow_fault_injection.unwrap_or(false),
+            byzantine: layers.byzantine.filter(|b| !b.is_empty()),
+            cluster_secret: crate::auth::resolve_secret(
+                layers.cluster_secret.as_deref(),
+                layers.cluster_secret_file.as_deref(),
+            )?,
             service_config,
         })
     }

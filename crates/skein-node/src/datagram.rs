@@ -6,6 +6,15 @@
 //! failure-detector tokens and heartbeats. When the core's queue is full, a
 //! delivered datagram is dropped and counted: the link layer has already
 //! acknowledged it, and datagram traffic is by contract lossy.
+//!
+//! With a cluster secret, data frames and acks alike carry a MAC tag checked
+//! with the pair key of the sender they name, so the link a datagram is
+//! handed to is the authenticated sender's; a datagram that fails is dropped
+//! and counted, and gets no ack. What the link does about replays: within one
+//! sender session its counter refuses a replayed frame that is not ahead of
+//! the last one delivered (acked, not delivered); but a receiver accepts the
+//! first frame of any *new* session (it must, to stabilize from any state),
+//! so a recorded frame of another session is delivered again when replayed.
 
 use crate::inbound::{Inbound, InboundFrame};
 use crate::metrics::NodeMetrics;
@@ -56,6 +65,7 @@ impl DatagramChannel {
             peers,
             session,
         } = self;
+        let me = &me;
         let mut links: BTreeMap<NodeId, Link> = peers
             .into_iter()
             .map(|(id, addr)| {
@@ -102,7 +112,7 @@ impl DatagramChannel {
 
 async fn send_data(
     socket: &UdpSocket,
-    me: WireIdentity,
+    me: &WireIdentity,
     to: NodeId,
     addr: SocketAddr,
     data: &LinkData,
@@ -117,16 +127,18 @@ async fn send_data(
 
 async fn handle_datagram(
     socket: &UdpSocket,
-    me: WireIdentity,
+    me: &WireIdentity,
     links: &mut BTreeMap<NodeId, Link>,
     bytes: &[u8],
     inbound: &mpsc::Sender<Inbound>,
     metrics: &NodeMetrics,
     now: Duration,
 ) {
+    // With keys, the sender of a decoded frame is authenticated by its tag.
     let frame = match Frame::decode_datagram(
         bytes,
         me.frame_bytes_max.min(DATAGRAM_PAYLOAD_BYTES_MAX + 64),
+        me.keys(),
     ) {
         Ok(frame) => frame,
         Err(error) => return metrics.rejected(reject_reason(&error)),

@@ -13,6 +13,7 @@
 
 pub mod address;
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod datagram;
 pub mod inbound;
@@ -23,6 +24,7 @@ pub mod peers;
 pub mod runtime;
 pub mod service;
 pub mod service_api;
+pub mod services;
 pub mod storage;
 pub mod stream;
 

@@ -2,14 +2,18 @@
 //!
 //! Names follow Prometheus conventions; counters gain `_total` when encoded.
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 use skein_core::{Channel, NodeId};
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PeerChannel {
@@ -47,10 +51,83 @@ pub struct NodeMetrics {
     pub messages_received: Family<PeerChannel, Counter>,
     pub send_dropped: Family<PeerChannel, Counter>,
     pub frames_rejected: Family<ReasonLabel, Counter>,
+    pub peer_rejected: Family<ReasonLabel, Counter>,
     pub peer_up: Family<PeerLabel, Gauge>,
     pub requests: Family<OutcomeLabel, Counter>,
     pub persisted_bytes: Counter,
     pub uptime_seconds: Gauge,
+    /// Metrics a service publishes under its own names once it runs.
+    pub service: ServiceSamples,
+}
+
+/// One value a service publishes, e.g. `skein_raft_term`.
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    help: &'static str,
+    value: i64,
+    counter: bool,
+}
+
+/// Metrics named by the service rather than the runtime (the registry is
+/// fixed when the node starts, so these are encoded on each scrape). Bounded:
+/// one entry per distinct `&'static str` name in the service's code.
+#[derive(Clone, Debug, Default)]
+pub struct ServiceSamples(Arc<Mutex<BTreeMap<&'static str, Sample>>>);
+
+impl ServiceSamples {
+    pub fn set_gauge(&self, name: &'static str, help: &'static str, value: i64) {
+        self.set(
+            name,
+            Sample {
+                help,
+                value,
+                counter: false,
+            },
+        );
+    }
+
+    /// `name` without `_total`: the encoder appends it, as for every counter.
+    pub fn set_counter(&self, name: &'static str, help: &'static str, value: u64) {
+        let value = i64::try_from(value).unwrap_or(i64::MAX);
+        self.set(
+            name,
+            Sample {
+                help,
+                value,
+                counter: true,
+            },
+        );
+    }
+
+    fn set(&self, name: &'static str, sample: Sample) {
+        self.0.lock().expect("not poisoned").insert(name, sample);
+    }
+}
+
+impl Collector for ServiceSamples {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let samples = self.0.lock().expect("not poisoned").clone();
+        for (name, sample) in samples {
+            if sample.counter {
+                let metric = ConstCounter::new(sample.value as u64);
+                metric.encode(encoder.encode_descriptor(
+                    name,
+                    sample.help,
+                    None,
+                    metric.metric_type(),
+                )?)?;
+            } else {
+                let metric = ConstGauge::new(sample.value);
+                metric.encode(encoder.encode_descriptor(
+                    name,
+                    sample.help,
+                    None,
+                    metric.metric_type(),
+                )?)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 pub fn channel_label(channel: Channel) -> &'static str {
@@ -78,10 +155,12 @@ impl NodeMetrics {
             messages_received: Family::default(),
             send_dropped: Family::default(),
             frames_rejected: Family::default(),
+            peer_rejected: Family::default(),
             peer_up: Family::default(),
             requests: Family::default(),
             persisted_bytes: Counter::default(),
             uptime_seconds: Gauge::default(),
+            service: ServiceSamples::default(),
             registry: Arc::new(Registry::default()),
         };
         registry.register(
@@ -101,8 +180,13 @@ impl NodeMetrics {
         );
         registry.register(
             "skein_frames_rejected",
-            "Inbound frames refused, by reason",
+            "Inbound frames refused for what they are (malformed, oversized, misrouted) or local overload, by reason",
             metrics.frames_rejected.clone(),
+        );
+        registry.register(
+            "skein_peer_rejected",
+            "Inbound frames refused because their sender is not an authenticated member (bad or missing MAC, unknown or inconsistent sender), by reason",
+            metrics.peer_rejected.clone(),
         );
         registry.register(
             "skein_peer_up",
@@ -124,6 +208,7 @@ impl NodeMetrics {
             "Seconds since the node started",
             metrics.uptime_seconds.clone(),
         );
+        registry.register_collector(Box::new(metrics.service.clone()));
         Self {
             registry: Arc::new(registry),
             ..metrics
@@ -148,8 +233,17 @@ impl NodeMetrics {
             .inc();
     }
 
+    /// Counts a refused inbound frame: in `skein_peer_rejected_total` when
+    /// the reason is about who sent it ([`PEER_REJECT_REASONS`]), else in
+    /// `skein_frames_rejected_total`. The two are disjoint, so their sum is
+    /// every refused frame.
     pub fn rejected(&self, reason: &str) {
-        self.frames_rejected
+        let family = if PEER_REJECT_REASONS.contains(&reason) {
+            &self.peer_rejected
+        } else {
+            &self.frames_rejected
+        };
+        family
             .get_or_create(&ReasonLabel {
                 reason: reason.to_string(),
             })
@@ -181,6 +275,18 @@ impl NodeMetrics {
     }
 }
 
+/// Reasons that say the sender is not an authenticated member (or did not
+/// say who it is): counted in `skein_peer_rejected_total{reason}`.
+pub const PEER_REJECT_REASONS: [&str; 7] = [
+    "bad_mac",
+    "missing_mac",
+    "unexpected_mac",
+    "unknown_sender",
+    "sender_mismatch",
+    "no_hello",
+    "hello_timeout",
+];
+
 fn peer_channel(peer: NodeId, channel: Channel) -> PeerChannel {
     PeerChannel {
         peer: peer.to_string(),
@@ -205,6 +311,41 @@ mod tests {
         assert!(text.contains(r#"skein_peer_up{peer="1"} 1"#), "{text}");
         assert!(
             text.contains(r#"skein_node_info{id="2",service="heartbeat",version="#),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn peer_rejections_are_counted_apart_from_malformed_frames() {
+        let m = NodeMetrics::new(NodeId(1), "heartbeat");
+        m.rejected("bad_mac");
+        m.rejected("bad_checksum");
+        let text = m.encode();
+        assert!(
+            text.contains(r#"skein_peer_rejected_total{reason="bad_mac"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"skein_frames_rejected_total{reason="bad_checksum"} 1"#),
+            "{text}"
+        );
+        assert!(!text.contains(r#"skein_frames_rejected_total{reason="bad_mac"}"#));
+    }
+
+    #[test]
+    fn services_publish_their_own_names() {
+        let m = NodeMetrics::new(NodeId(1), "raft");
+        m.service.set_gauge("skein_raft_term", "term", 3);
+        m.service.set_gauge("skein_raft_term", "term", 4);
+        m.service
+            .set_counter("skein_raft_leader_changes_seen", "changes", 2);
+        let text = m.encode();
+        assert!(
+            text.contains("# TYPE skein_raft_term gauge\nskein_raft_term 4\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("skein_raft_leader_changes_seen_total 2"),
             "{text}"
         );
     }

@@ -117,10 +117,15 @@ where
     let metrics_listener =
         bind_tcp("metrics", (settings.bind, settings.metrics_port()).into()).await?;
 
+    let keys = crate::auth::keyring(settings.cluster_secret.as_ref(), settings.id, &members);
+    if keys.is_none() {
+        tracing::warn!("peer channels are unauthenticated: anyone who reaches the TCP and UDP ports can speak as a member; set --cluster-secret-file (or SKEIN_CLUSTER_SECRET) on every node");
+    }
     let me = WireIdentity {
         id: settings.id,
         protocol: P::PROTOCOL_ID,
         frame_bytes_max: settings.frame_bytes_max,
+        keys: keys.map(Arc::new),
     };
     let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE_MAX);
     let peers = PeerTable::new(
@@ -131,7 +136,7 @@ where
     let member_set: Arc<BTreeSet<NodeId>> = Arc::new(members.iter().copied().collect());
     tokio::spawn(stream::serve(
         stream_listener,
-        me,
+        me.clone(),
         member_set,
         inbound_tx.clone(),
         metrics.clone(),
@@ -141,7 +146,7 @@ where
     for peer in &settings.peers {
         let outbox = Arc::new(Outbox::new(settings.send_queue_max));
         tokio::spawn(stream::dial(
-            me,
+            me.clone(),
             peer.id,
             peer.stream,
             outbox.clone(),
@@ -152,7 +157,7 @@ where
     let (datagram_tx, datagram_rx) = mpsc::channel(DATAGRAM_QUEUE_MAX);
     let datagram = DatagramChannel {
         socket: datagram_socket,
-        me,
+        me: me.clone(),
         peers: settings.peers.iter().map(|p| (p.id, p.datagram)).collect(),
         session: rng.next_u32(),
     };
@@ -183,13 +188,19 @@ where
             id: settings.id,
             members: members.clone(),
             allow_fault_injection: settings.allow_fault_injection,
+            api_base: settings.ports.api,
+            peer_hosts: settings
+                .peers
+                .iter()
+                .map(|p| (p.id, p.stream.ip()))
+                .collect(),
         },
     }
     .spawn(shutdown.clone());
     tracing::info!(
         id = %settings.id, service = P::NAME, api = settings.api_port(), metrics = settings.metrics_port(),
         stream = settings.stream_port(), datagram = settings.datagram_port(), peers = settings.peers.len(),
-        "node started"
+        authenticated = me.keys.is_some(), "node started"
     );
 
     let driver = Driver::<P> {

@@ -5,7 +5,11 @@
 //! Each connection starts with a `Hello` frame naming the sender; the
 //! listener refuses a connection whose hello names a non-member, another
 //! receiver or another protocol, and any later frame claiming a different
-//! sender. Frames lost while a connection is down are not resent: protocols
+//! sender. With a cluster secret every frame, the hello included, carries a
+//! MAC tag checked with the pair key of the sender it names (see
+//! `skein_core::mac`), so the peer a connection is bound to is authenticated,
+//! and a frame that fails the check closes the connection. Frames lost while
+//! a connection is down are not resent: protocols
 //! that need reliability resend state themselves (documented in the
 //! `Channel::Stream` contract).
 
@@ -14,6 +18,7 @@ use crate::metrics::NodeMetrics;
 use crate::outbox::Outbox;
 use rand::{Rng, SeedableRng};
 use skein_core::envelope::decode_prefix;
+use skein_core::mac::Keyring;
 use skein_core::{Channel, Frame, FrameKind, NodeId};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -31,23 +36,36 @@ const READ_CHUNK_BYTES: usize = 64 * 1024;
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Who this node is on the wire.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct WireIdentity {
     pub id: NodeId,
     pub protocol: u16,
     pub frame_bytes_max: usize,
+    /// This node's pair keys; `None` runs the channels unauthenticated.
+    pub keys: Option<Arc<Keyring>>,
 }
 
 impl WireIdentity {
+    /// An encoded frame to `to`, tagged when this node authenticates.
     pub fn frame(&self, kind: FrameKind, to: NodeId, payload: Vec<u8>) -> Vec<u8> {
-        Frame {
+        let frame = Frame {
             kind,
             sender: self.id,
             receiver: to,
             protocol: self.protocol,
             payload,
+        };
+        match &self.keys {
+            None => frame.encode(),
+            Some(keys) => frame.encode_tagged(
+                keys.key(to)
+                    .expect("frames go only to members, and the keyring holds a key for each"),
+            ),
         }
-        .encode()
+    }
+
+    pub fn keys(&self) -> Option<&Keyring> {
+        self.keys.as_deref()
     }
 }
 
@@ -71,7 +89,7 @@ pub async fn serve(
         let _ = socket.set_nodelay(true);
         let connection = read_connection(
             socket,
-            me,
+            me.clone(),
             members.clone(),
             inbound.clone(),
             metrics.clone(),
@@ -103,13 +121,15 @@ async fn read_connection(
     loop {
         // Decode every whole frame already buffered.
         loop {
-            let decoded = decode_prefix(&buffer, me.frame_bytes_max).map_err(|e| {
+            // With keys, a decoded frame's sender is authenticated by its tag.
+            let decoded = decode_prefix(&buffer, me.frame_bytes_max, me.keys()).map_err(|e| {
                 metrics.rejected(reject_reason(&e));
+                tracing::debug!(error = %e, "refused a stream frame");
                 "bad frame"
             })?;
             let Some((frame, used)) = decoded else { break };
             buffer.drain(..used);
-            let from = accept_frame(&frame, me, &members, &mut peer)
+            let from = accept_frame(&frame, &me, &members, &mut peer)
                 .inspect_err(|&reason| metrics.rejected(reason))?;
             if let Some(from) = from {
                 metrics.received(from, Channel::Stream);
@@ -142,7 +162,7 @@ async fn read_connection(
 /// protocol message to deliver, or `None` for the hello.
 fn accept_frame(
     frame: &Frame,
-    me: WireIdentity,
+    me: &WireIdentity,
     members: &BTreeSet<NodeId>,
     peer: &mut Option<NodeId>,
 ) -> Result<Option<NodeId>, &'static str> {
@@ -174,6 +194,10 @@ pub fn reject_reason(error: &skein_core::FrameError) -> &'static str {
         TooLarge { .. } => "oversized",
         ChecksumMismatch { .. } => "bad_checksum",
         LengthMismatch { .. } => "bad_length",
+        MissingTag { .. } => "missing_mac",
+        UnexpectedTag { .. } => "unexpected_mac",
+        UnknownSender { .. } => "unknown_sender",
+        BadTag { .. } => "bad_mac",
     }
 }
 
@@ -242,6 +266,7 @@ mod tests {
             id: NodeId(1),
             protocol: 7,
             frame_bytes_max: 1024,
+            keys: None,
         }
     }
 
@@ -262,32 +287,32 @@ mod tests {
         assert_eq!(
             accept_frame(
                 &frame(FrameKind::Message, 2, 1, 7),
-                me(),
+                &me(),
                 &members,
                 &mut peer
             ),
             Err("no_hello")
         );
         assert_eq!(
-            accept_frame(&frame(FrameKind::Hello, 9, 1, 7), me(), &members, &mut peer),
+            accept_frame(&frame(FrameKind::Hello, 9, 1, 7), &me(), &members, &mut peer),
             Err("unknown_sender")
         );
         assert_eq!(
-            accept_frame(&frame(FrameKind::Hello, 2, 3, 7), me(), &members, &mut peer),
+            accept_frame(&frame(FrameKind::Hello, 2, 3, 7), &me(), &members, &mut peer),
             Err("wrong_receiver")
         );
         assert_eq!(
-            accept_frame(&frame(FrameKind::Hello, 2, 1, 8), me(), &members, &mut peer),
+            accept_frame(&frame(FrameKind::Hello, 2, 1, 8), &me(), &members, &mut peer),
             Err("wrong_protocol")
         );
         assert_eq!(
-            accept_frame(&frame(FrameKind::Hello, 2, 1, 7), me(), &members, &mut peer),
+            accept_frame(&frame(FrameKind::Hello, 2, 1, 7), &me(), &members, &mut peer),
             Ok(None)
         );
         assert_eq!(
             accept_frame(
                 &frame(FrameKind::Message, 2, 1, 7),
-                me(),
+                &me(),
                 &members,
                 &mut peer
             ),
@@ -296,7 +321,7 @@ mod tests {
         assert_eq!(
             accept_frame(
                 &frame(FrameKind::Message, 3, 1, 7),
-                me(),
+                &me(),
                 &members,
                 &mut peer
             ),

@@ -77,7 +77,7 @@ async fn status_capabilities_docs_and_metrics_answer() {
         .await
         .unwrap();
     assert_eq!(caps["protocol_id"], 1);
-    assert_eq!(caps["envelope_version"], 1);
+    assert_eq!(caps["envelope_version"], skein_core::envelope::VERSION);
 
     let openapi: serde_json::Value = reqwest::get(format!("{}/openapi.json", node.api))
         .await

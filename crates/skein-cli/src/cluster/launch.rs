@@ -10,6 +10,7 @@ use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use indicatif::{ProgressBar, ProgressStyle};
 use skein_node::{PortBases, Service};
+use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -43,6 +44,16 @@ pub struct UpArgs {
     /// TOML config file passed to every node.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Make a node act out an emulated Byzantine behaviour from the start,
+    /// as ID:BEHAVIOUR (e.g. 3:different-views); repeat or comma-separate.
+    /// Each such node gets `--byzantine BEHAVIOUR` (services that have them: bftlist).
+    #[arg(long, value_delimiter = ',')]
+    pub byzantine: Vec<String>,
+    /// Run the peer channels unauthenticated. By default each `up` makes a
+    /// random cluster secret, DIR/cluster.secret (mode 0600), and passes it
+    /// to every node with --cluster-secret-file.
+    #[arg(long)]
+    pub no_auth: bool,
     /// Extra `skein node` flags for every node, after `--` (e.g. -- --peer-timeout-ms 800).
     #[arg(last = true)]
     pub node_args: Vec<String>,
@@ -104,6 +115,10 @@ async fn up_async(args: UpArgs, services: &[Service]) -> anyhow::Result<()> {
     }
     let executable = std::env::current_exe()
         .context("cannot find the running executable to start nodes with")?;
+    let byzantine = byzantine_nodes(&args.byzantine, args.nodes)?;
+    let secret_file = (!args.no_auth)
+        .then(|| make_cluster_secret(&dir))
+        .transpose()?;
     let peers: Vec<String> = (1..=args.nodes).map(|i| i.to_string()).collect();
     let mut cluster = ClusterState {
         service: args.service.clone(),
@@ -128,7 +143,13 @@ async fn up_async(args: UpArgs, services: &[Service]) -> anyhow::Result<()> {
         if let Some(config) = &args.config {
             node_args.extend(["--config".into(), config.display().to_string()]);
         }
+        if let Some(file) = &secret_file {
+            node_args.extend(["--cluster-secret-file".into(), file.display().to_string()]);
+        }
         node_args.extend(args.node_args.iter().cloned());
+        if let Some(behaviour) = byzantine.get(&id) {
+            node_args.extend(["--byzantine".into(), behaviour.clone()]);
+        }
         let record = NodeRecord {
             id,
             pid: 0,
@@ -173,13 +194,48 @@ async fn up_async(args: UpArgs, services: &[Service]) -> anyhow::Result<()> {
     supervise(&dir, children, stop).await
 }
 
+/// `--byzantine ID:BEHAVIOUR,…` as a map; the node checks the behaviour's name.
+fn byzantine_nodes(specs: &[String], nodes: u16) -> Result<BTreeMap<u16, String>, UsageError> {
+    let mut out = BTreeMap::new();
+    for spec in specs {
+        let parsed = spec
+            .split_once(':')
+            .and_then(|(id, b)| Some((id.trim().parse::<u16>().ok()?, b.trim())));
+        match parsed {
+            Some((id, b)) if (1..=nodes).contains(&id) && !b.is_empty() => {
+                out.insert(id, b.to_string());
+            }
+            _ => {
+                return Err(UsageError(format!(
+                    "--byzantine {spec:?}: expected ID:BEHAVIOUR with ID from 1 to {nodes}, e.g. 3:different-views"
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A fresh random secret for this cluster in DIR/cluster.secret (mode 0600).
+fn make_cluster_secret(dir: &Path) -> anyhow::Result<PathBuf> {
+    let path = dir.join("cluster.secret");
+    skein_node::auth::write_secret_file(&path, &skein_node::auth::generate_secret())
+        .with_context(|| format!("cannot write the cluster secret to {}", path.display()))?;
+    // An absolute path: nodes resolve it whatever their working directory.
+    Ok(std::fs::canonicalize(&path).unwrap_or(path))
+}
+
 fn spawn(executable: &Path, record: &NodeRecord) -> anyhow::Result<Child> {
     let log = OpenOptions::new()
         .create(true)
         .append(true)
         .open(&record.log)
         .with_context(|| format!("cannot open {}", record.log.display()))?;
-    Command::new(executable)
+    let mut command = Command::new(executable);
+    if record.args.iter().any(|a| a == "--cluster-secret-file") {
+        // The cluster's own secret file; an inherited secret would conflict with it.
+        command.env_remove("SKEIN_CLUSTER_SECRET");
+    }
+    command
         .args(&record.args)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)

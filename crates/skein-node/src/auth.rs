@@ -1,0 +1,143 @@
+//! Peer-channel authentication settings: where the cluster secret comes
+//! from, and the keyring a node derives from it.
+//!
+//! The MAC itself lives in `skein_core::mac` and is applied by the envelope
+//! codec (`skein_core::envelope`), because it is pure computation that the
+//! frame format must know about (where the tag sits, what it covers) and
+//! that the fuzzed, property-tested decoder should check in one place. This
+//! module only does what needs I/O or configuration: reading the secret from
+//! a flag, an environment variable, a TOML key or a file, and making one.
+//!
+//! The secret is configuration, never protocol state (BFTLIST.md §8: keys
+//! are outside the corruptible state), so a transient fault that corrupts a
+//! replica cannot corrupt its keys.
+
+use crate::config::ConfigError;
+use rand::{RngCore, SeedableRng};
+use skein_core::mac::{ClusterSecret, Keyring, SECRET_BYTES_MIN};
+use skein_core::NodeId;
+use std::io::Write;
+use std::path::Path;
+
+/// Bytes of randomness in a generated secret (written hex-encoded).
+pub const GENERATED_SECRET_BYTES: usize = 32;
+
+/// The cluster secret from `cluster_secret` (the text itself) or
+/// `cluster_secret_file` (a file holding it; surrounding whitespace, such as
+/// a trailing newline, is ignored). At most one may be given.
+pub fn resolve_secret(
+    inline: Option<&str>,
+    file: Option<&Path>,
+) -> Result<Option<ClusterSecret>, ConfigError> {
+    let (setting, text) = match (inline, file) {
+        (None, None) => return Ok(None),
+        (Some(_), Some(path)) => {
+            return Err(ConfigError::new(
+                "cluster-secret",
+                format!("(both the secret and the file {})", path.display()),
+                "one of --cluster-secret (SKEIN_CLUSTER_SECRET) and --cluster-secret-file, not both",
+            ))
+        }
+        (Some(text), None) => ("cluster-secret", text.to_string()),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError::new(
+                    "cluster-secret-file",
+                    path.display(),
+                    format!("a readable file holding the cluster secret ({e})"),
+                )
+            })?;
+            ("cluster-secret-file", text)
+        }
+    };
+    let bytes = text.trim().as_bytes().to_vec();
+    // Never echo the secret in the error, only its length.
+    ClusterSecret::new(bytes).map(Some).map_err(|e| {
+        ConfigError::new(
+            setting,
+            "(redacted)",
+            format!(
+                "a secret of at least {SECRET_BYTES_MIN} bytes (this one has {}), e.g. 32 random bytes hex-encoded",
+                e.length
+            ),
+        )
+    })
+}
+
+/// This node's pair keys with every other member, or `None` to run unauthenticated.
+pub fn keyring(
+    secret: Option<&ClusterSecret>,
+    me: NodeId,
+    members: &[NodeId],
+) -> Option<Keyring> {
+    secret.map(|s| Keyring::from_secret(s, me, members.iter().copied()))
+}
+
+/// A fresh random secret, hex-encoded, from the operating system's generator.
+pub fn generate_secret() -> String {
+    let mut bytes = [0u8; GENERATED_SECRET_BYTES];
+    rand::rngs::StdRng::from_os_rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes `secret` to `path`, readable and writable by the owner only (0600),
+/// replacing any earlier file.
+pub fn write_secret_file(path: &Path, secret: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    // `mode` applies only when the file is created: tighten an older one too.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    writeln!(file, "{secret}")?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_comes_from_text_or_a_file_but_not_both() {
+        assert_eq!(resolve_secret(None, None), Ok(None));
+        let long = "0123456789abcdef0123";
+        assert!(resolve_secret(Some(long), None).unwrap().is_some());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        write_secret_file(&path, long).unwrap();
+        // The trailing newline is not part of the secret.
+        assert_eq!(
+            resolve_secret(None, Some(&path)).unwrap(),
+            resolve_secret(Some(long), None).unwrap()
+        );
+        let both = resolve_secret(Some(long), Some(&path)).unwrap_err();
+        assert_eq!(both.setting, "cluster-secret");
+        let missing = resolve_secret(None, Some(&dir.path().join("nope"))).unwrap_err();
+        assert_eq!(missing.setting, "cluster-secret-file");
+    }
+
+    #[test]
+    fn a_short_secret_is_refused_without_being_echoed() {
+        let err = resolve_secret(Some("swordfish"), None).unwrap_err();
+        assert_eq!(err.setting, "cluster-secret");
+        assert!(!err.to_string().contains("swordfish"), "{err}");
+    }
+
+    #[test]
+    fn generated_secrets_are_fresh_and_private() {
+        let (a, b) = (generate_secret(), generate_secret());
+        assert_eq!(a.len(), 2 * GENERATED_SECRET_BYTES);
+        assert_ne!(a, b);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        std::fs::write(&path, "old").unwrap();
+        write_secret_file(&path, &a).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(std::fs::read_to_string(&path).unwrap().trim(), a);
+    }
+}
