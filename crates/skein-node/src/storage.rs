@@ -31,6 +31,16 @@ pub enum StorageError {
     Io { path: PathBuf, source: io::Error },
     #[error("record of {len} bytes exceeds the limit of {RECORD_BYTES_MAX} bytes")]
     TooLarge { len: usize },
+    #[error(
+        "record log {path} is corrupt at byte {offset} (record {index}) with intact data after it; \
+         refusing to start rather than drop acknowledged records: restore the data directory \
+         from a healthy replica, or move the file away to start empty"
+    )]
+    Corrupt {
+        path: PathBuf,
+        offset: usize,
+        index: usize,
+    },
 }
 
 fn io_at(path: &Path) -> impl FnOnce(io::Error) -> StorageError + '_ {
@@ -51,7 +61,16 @@ impl RecordLog {
                 .and_then(|mut f| f.read_to_end(&mut bytes))
                 .map_err(io_at(&path))?;
         }
-        let (records, valid_len) = parse_records(&bytes);
+        let (records, valid_len) = match parse_records(&bytes) {
+            Ok(parsed) => parsed,
+            Err(Damage { offset, index }) => {
+                return Err(StorageError::Corrupt {
+                    path,
+                    offset,
+                    index,
+                })
+            }
+        };
         let file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -131,25 +150,51 @@ fn frame(bytes: &[u8]) -> Result<Vec<u8>, StorageError> {
     Ok(out)
 }
 
-/// Reads records until the end or the first damaged one; returns them and
-/// the length of the valid prefix.
-fn parse_records(bytes: &[u8]) -> (Vec<Vec<u8>>, usize) {
+/// Where a log is damaged in a way a crash cannot explain.
+#[derive(Debug, PartialEq, Eq)]
+struct Damage {
+    offset: usize,
+    index: usize,
+}
+
+/// Reads every record; returns them and the length of the valid prefix.
+///
+/// A crash mid-append can only damage the end: a partial header, a record
+/// running past the end of the file, a bad checksum on the very last record,
+/// or a zero-filled tail (blocks allocated but never written). Those are cut
+/// off. Damage followed by further data is corruption, not a crash, and
+/// dropping what follows would lose acknowledged records: that is an error.
+fn parse_records(bytes: &[u8]) -> Result<(Vec<Vec<u8>>, usize), Damage> {
     let mut records = Vec::new();
     let mut at = 0;
-    while bytes.len() - at >= 8 {
-        let len = u32::from_be_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
-        let crc = u32::from_be_bytes(bytes[at + 4..at + 8].try_into().expect("4 bytes"));
-        if len > RECORD_BYTES_MAX || bytes.len() - at - 8 < len {
-            break;
+    while at < bytes.len() {
+        let rest = &bytes[at..];
+        if rest.len() < 8 || rest.iter().all(|&b| b == 0) {
+            break; // torn header or zero-filled tail
         }
-        let body = &bytes[at + 8..at + 8 + len];
+        let len = u32::from_be_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
+        let crc = u32::from_be_bytes(rest[4..8].try_into().expect("4 bytes"));
+        let damage = Damage {
+            offset: at,
+            index: records.len(),
+        };
+        if len > RECORD_BYTES_MAX {
+            return Err(damage);
+        }
+        if rest.len() - 8 < len {
+            break; // the last record runs past the end: torn
+        }
+        let body = &rest[8..8 + len];
         if crc32fast::hash(body) != crc {
-            break;
+            if rest.len() == 8 + len {
+                break; // the last record is torn
+            }
+            return Err(damage);
         }
         apply_write(&mut records, &StorageWrite::Append(body.to_vec()));
         at += 8 + len;
     }
-    (records, at)
+    Ok((records, at))
 }
 
 #[cfg(test)]
@@ -220,7 +265,50 @@ mod tests {
     }
 
     #[test]
-    fn a_corrupt_record_ends_the_log() {
+    fn a_corrupt_record_in_the_middle_refuses_to_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, _) = RecordLog::open(dir.path()).unwrap();
+        for r in [b"one", b"two", b"six"] {
+            log.write(&StorageWrite::Append(r.to_vec())).unwrap();
+        }
+        drop(log);
+        let path = dir.path().join(LOG_FILE);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[11 + 9] ^= 0xff; // inside the second record's body
+        std::fs::write(&path, &bytes).unwrap();
+        match RecordLog::open(dir.path()) {
+            Err(StorageError::Corrupt { offset, index, .. }) => {
+                assert_eq!((offset, index), (11, 1))
+            }
+            other => panic!(
+                "a corrupt middle must refuse to open, got {:?}",
+                other.map(|(_, r)| r)
+            ),
+        }
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            bytes,
+            "nothing may be cut from a corrupt log"
+        );
+    }
+
+    #[test]
+    fn a_zero_filled_tail_is_cut_like_a_torn_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, _) = RecordLog::open(dir.path()).unwrap();
+        log.write(&StorageWrite::Append(b"kept".to_vec())).unwrap();
+        drop(log);
+        let path = dir.path().join(LOG_FILE);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend([0u8; 4096]);
+        std::fs::write(&path, bytes).unwrap();
+        let (log, records) = RecordLog::open(dir.path()).unwrap();
+        assert_eq!(records, vec![b"kept".to_vec()]);
+        assert_eq!(log.truncated_bytes, 4096);
+    }
+
+    #[test]
+    fn a_corrupt_last_record_is_cut_as_torn() {
         let dir = tempfile::tempdir().unwrap();
         let (mut log, _) = RecordLog::open(dir.path()).unwrap();
         for r in [b"one", b"two"] {
