@@ -216,7 +216,10 @@ mod tests {
         let tag = key.tag(b"frame bytes");
         assert!(key.verify(b"frame bytes", &tag));
         assert!(!key.verify(b"frame byteS", &tag));
-        assert!(!key.verify(b"frame bytes", &tag[..8]), "a short tag is refused");
+        assert!(
+            !key.verify(b"frame bytes", &tag[..8]),
+            "a short tag is refused"
+        );
         assert!(!key.verify(b"frame bytes", &[]), "an empty tag is refused");
         let other = PairKey::derive(&secret(1), NodeId(1), NodeId(3));
         assert!(!other.verify(b"frame bytes", &tag));

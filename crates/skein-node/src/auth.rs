@@ -31,13 +31,11 @@ pub fn resolve_secret(
 ) -> Result<Option<ClusterSecret>, ConfigError> {
     let (setting, text) = match (inline, file) {
         (None, None) => return Ok(None),
-        (Some(_), Some(path)) => {
-            return Err(ConfigError::new(
-                "cluster-secret",
-                format!("(both the secret and the file {})", path.display()),
-                "one of --cluster-secret (SKEIN_CLUSTER_SECRET) and --cluster-secret-file, not both",
-            ))
-        }
+        (Some(_), Some(path)) => return Err(ConfigError::new(
+            "cluster-secret",
+            format!("(both the secret and the file {})", path.display()),
+            "one of --cluster-secret (SKEIN_CLUSTER_SECRET) and --cluster-secret-file, not both",
+        )),
         (Some(text), None) => ("cluster-secret", text.to_string()),
         (None, Some(path)) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
@@ -65,11 +63,7 @@ pub fn resolve_secret(
 }
 
 /// This node's pair keys with every other member, or `None` to run unauthenticated.
-pub fn keyring(
-    secret: Option<&ClusterSecret>,
-    me: NodeId,
-    members: &[NodeId],
-) -> Option<Keyring> {
+pub fn keyring(secret: Option<&ClusterSecret>, me: NodeId, members: &[NodeId]) -> Option<Keyring> {
     secret.map(|s| Keyring::from_secret(s, me, members.iter().copied()))
 }
 
@@ -117,6 +111,38 @@ mod tests {
         assert_eq!(both.setting, "cluster-secret");
         let missing = resolve_secret(None, Some(&dir.path().join("nope"))).unwrap_err();
         assert_eq!(missing.setting, "cluster-secret-file");
+    }
+
+    #[test]
+    fn a_higher_layer_giving_either_form_replaces_both_below() {
+        use crate::config::{NodeOverrides, NodeSettings};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        write_secret_file(&path, "the secret from a file, 0600").unwrap();
+        let flags = NodeOverrides {
+            id: Some(1),
+            cluster_secret_file: Some(path),
+            ..Default::default()
+        };
+        let (file, sections) =
+            NodeOverrides::parse_toml("cluster_secret = \"the secret from TOML\"\n").unwrap();
+        let s = NodeSettings::resolve(flags.or(file.clone()), sections.clone()).unwrap();
+        assert_eq!(
+            s.cluster_secret,
+            resolve_secret(Some("the secret from a file, 0600"), None).unwrap()
+        );
+        assert!(
+            !format!("{s:?}").contains("from a file"),
+            "Debug redacts it"
+        );
+        let with_id = NodeOverrides {
+            id: Some(1),
+            ..Default::default()
+        };
+        let s = NodeSettings::resolve(with_id.clone().or(file), sections).unwrap();
+        assert!(s.cluster_secret.is_some(), "the TOML key is read");
+        let s = NodeSettings::resolve(with_id, toml::Table::new()).unwrap();
+        assert!(s.cluster_secret.is_none(), "no secret by default");
     }
 
     #[test]

@@ -294,19 +294,39 @@ mod tests {
             Err("no_hello")
         );
         assert_eq!(
-            accept_frame(&frame(FrameKind::Hello, 9, 1, 7), &me(), &members, &mut peer),
+            accept_frame(
+                &frame(FrameKind::Hello, 9, 1, 7),
+                &me(),
+                &members,
+                &mut peer
+            ),
             Err("unknown_sender")
         );
         assert_eq!(
-            accept_frame(&frame(FrameKind::Hello, 2, 3, 7), &me(), &members, &mut peer),
+            accept_frame(
+                &frame(FrameKind::Hello, 2, 3, 7),
+                &me(),
+                &members,
+                &mut peer
+            ),
             Err("wrong_receiver")
         );
         assert_eq!(
-            accept_frame(&frame(FrameKind::Hello, 2, 1, 8), &me(), &members, &mut peer),
+            accept_frame(
+                &frame(FrameKind::Hello, 2, 1, 8),
+                &me(),
+                &members,
+                &mut peer
+            ),
             Err("wrong_protocol")
         );
         assert_eq!(
-            accept_frame(&frame(FrameKind::Hello, 2, 1, 7), &me(), &members, &mut peer),
+            accept_frame(
+                &frame(FrameKind::Hello, 2, 1, 7),
+                &me(),
+                &members,
+                &mut peer
+            ),
             Ok(None)
         );
         assert_eq!(

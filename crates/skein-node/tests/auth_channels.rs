@@ -148,7 +148,10 @@ async fn members_with_the_secret_talk_and_outsiders_are_refused() {
     let wrong_key = |sender| PairKey::derive(&wrong, NodeId(sender), NodeId(1));
 
     // TCP: no tag, a wrong secret's tag, and a wrong secret claiming a live member.
-    assert!(speak_over_tcp(stream_1, 3, None).await, "untagged hello: closed");
+    assert!(
+        speak_over_tcp(stream_1, 3, None).await,
+        "untagged hello: closed"
+    );
     assert!(speak_over_tcp(stream_1, 3, Some(&wrong_key(3))).await);
     assert!(speak_over_tcp(stream_1, 2, Some(&wrong_key(2))).await);
     // A right key for the wrong pair: node 3's key with node 2, claiming to be 2.
@@ -184,9 +187,17 @@ async fn members_with_the_secret_talk_and_outsiders_are_refused() {
         tokio::time::timeout_at(deadline, outsider.recv_from(&mut buf)).await
     {
         let kind = buf[..len].get(5).map(|b| b & 0x7f);
-        assert_ne!(kind, Some(FrameKind::LinkAck as u8), "a forged frame was acked");
+        assert_ne!(
+            kind,
+            Some(FrameKind::LinkAck as u8),
+            "a forged frame was acked"
+        );
     }
-    assert_eq!(received(&metrics_1, "3", "tcp").await, 0, "nothing from 3 reached the core");
+    assert_eq!(
+        received(&metrics_1, "3", "tcp").await,
+        0,
+        "nothing from 3 reached the core"
+    );
     assert_eq!(received(&metrics_1, "3", "udp").await, 0);
 
     // Node 2 is still heard on both channels after the attack.
@@ -233,7 +244,13 @@ async fn nodes_that_disagree_on_authentication_refuse_each_other() {
             && peer_rejected(&metrics_2, "unexpected_mac").await >= 2
     })
     .await;
-    assert_eq!(received(&metrics_1, "2", "tcp").await + received(&metrics_1, "2", "udp").await, 0);
-    assert_eq!(received(&metrics_2, "1", "tcp").await + received(&metrics_2, "1", "udp").await, 0);
+    assert_eq!(
+        received(&metrics_1, "2", "tcp").await + received(&metrics_1, "2", "udp").await,
+        0
+    );
+    assert_eq!(
+        received(&metrics_2, "1", "tcp").await + received(&metrics_2, "1", "udp").await,
+        0
+    );
     stop.cancel();
 }
