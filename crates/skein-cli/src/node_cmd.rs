@@ -21,6 +21,10 @@ pub struct NodeArgs {
     /// Cluster members, comma-separated: ID, ID@HOST or ID@HOST:TCP_PORT:UDP_PORT. This node's own id may be listed.
     #[arg(long, env = "SKEIN_PEERS", value_delimiter = ',')]
     pub peers: Option<Vec<String>>,
+    /// A setting of the service itself, e.g. `--set election_timeout_min_ms=300` (repeatable).
+    /// Overrides `SKEIN_<SERVICE>_<KEY>` variables, which override the config file's `[service]` table.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
     /// TOML file with node settings as top-level keys and the service's settings in a table named after it.
     #[arg(long, env = "SKEIN_CONFIG")]
     pub config: Option<PathBuf>,
@@ -113,7 +117,29 @@ impl NodeArgs {
             Some(path) => NodeOverrides::from_toml(path)?,
             None => (NodeOverrides::default(), toml::Table::new()),
         };
-        NodeSettings::resolve(self.overrides()?.or(file), sections)
+        let mut settings = NodeSettings::resolve(self.overrides()?.or(file), sections)?;
+        // Service settings: file < SKEIN_<SERVICE>_<KEY> < --set KEY=VALUE.
+        let prefix = settings.service_env_prefix();
+        let from_env: Vec<(String, String)> = std::env::vars()
+            .filter_map(|(name, value)| Some((name.strip_prefix(&prefix)?.to_string(), value)))
+            .collect();
+        settings.set_service_values(
+            "environment",
+            from_env.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        )?;
+        let mut from_flags = Vec::new();
+        for pair in &self.set {
+            let (key, value) = pair.split_once('=').ok_or_else(|| {
+                skein_node::ConfigError::new(
+                    "set",
+                    pair,
+                    "KEY=VALUE, e.g. --set election_timeout_min_ms=300",
+                )
+            })?;
+            from_flags.push((key, value));
+        }
+        settings.set_service_values("set", from_flags)?;
+        Ok(settings)
     }
 }
 
@@ -130,6 +156,7 @@ pub fn run(args: NodeArgs, services: &[Service]) -> ExitCode {
         }
     };
     let log_name = format!("node-{}.log", settings.id);
+    let logs_to_file = settings.log_dir.is_some();
     let _log_guard = match skein_node::logging::init(
         &settings.log_level,
         settings.log_json,
@@ -155,7 +182,9 @@ pub fn run(args: NodeArgs, services: &[Service]) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "node failed");
-            eprintln!("error: {error}");
+            if logs_to_file {
+                eprintln!("error: {error}"); // the terminal sees it too, not only the log file
+            }
             match error {
                 skein_node::NodeError::Config(_) => ExitCode::from(EXIT_USAGE),
                 _ => ExitCode::FAILURE,

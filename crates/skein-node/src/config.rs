@@ -369,7 +369,7 @@ impl NodeSettings {
         self.ports.datagram + self.id.0
     }
 
-    /// The protocol's own settings from the `[service]` table, defaults for the rest.
+    /// The protocol's own settings, defaults for the rest.
     pub fn protocol_config<C: serde::de::DeserializeOwned + Default>(
         &self,
     ) -> Result<C, ConfigError> {
@@ -379,10 +379,42 @@ impl NodeSettings {
         C::deserialize(toml::Value::Table(self.service_config.clone())).map_err(|e| {
             ConfigError::new(
                 &self.service,
-                "[table in config file]",
-                format!("valid settings: {}", e.message()),
+                "[its settings from the config file, SKEIN_* variables and --set]",
+                format!("valid {} settings: {}", self.service, e.message()),
             )
         })
+    }
+
+    /// Layers service settings over the `[service]` table of the file:
+    /// `KEY=VALUE` pairs from `source` (an environment or `--set`), each value
+    /// read as TOML (`100`, `true`, `"text"`) or else taken as a plain string.
+    pub fn set_service_values<'a>(
+        &mut self,
+        source: &str,
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<(), ConfigError> {
+        for (key, text) in pairs {
+            let key = key.trim().to_ascii_lowercase();
+            if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(ConfigError::new(
+                    source,
+                    format!("{key}={text}"),
+                    "KEY=VALUE with KEY made of letters, digits and _",
+                ));
+            }
+            let value = format!("v = {text}")
+                .parse::<toml::Table>()
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or_else(|| toml::Value::String(text.to_string()));
+            self.service_config.insert(key, value);
+        }
+        Ok(())
+    }
+
+    /// `SKEIN_<SERVICE>_<KEY>=VALUE` variables that set this node's service settings.
+    pub fn service_env_prefix(&self) -> String {
+        format!("SKEIN_{}_", self.service.to_ascii_uppercase())
     }
 }
 
@@ -440,6 +472,29 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.setting, "heartbeat");
         assert!(err.expected.contains("tick_interval"), "{err}");
+    }
+
+    #[test]
+    fn service_values_layer_over_the_file_and_are_typed() {
+        let (_, sections) = NodeOverrides::parse_toml(
+            "[heartbeat]\ntick_interval_ms = 50\npeer_timeout_ms = 900\n",
+        )
+        .unwrap();
+        let mut s = NodeSettings::resolve(with_id(1), sections).unwrap();
+        assert_eq!(s.service_env_prefix(), "SKEIN_HEARTBEAT_");
+        s.set_service_values("environment", [("TICK_INTERVAL_MS", "70")])
+            .unwrap();
+        s.set_service_values("--set", [("tick_interval_ms", "80")])
+            .unwrap();
+        let hb: skein_core::heartbeat::HeartbeatConfig = s.protocol_config().unwrap();
+        assert_eq!((hb.tick_interval_ms, hb.peer_timeout_ms), (80, 900));
+        s.set_service_values("--set", [("tick_interval_ms", "soon")])
+            .unwrap();
+        let err = s
+            .protocol_config::<skein_core::heartbeat::HeartbeatConfig>()
+            .unwrap_err();
+        assert_eq!(err.setting, "heartbeat");
+        assert!(s.set_service_values("--set", [("bad key", "1")]).is_err());
     }
 
     #[test]
