@@ -133,7 +133,13 @@ fn service_settings_from_env_and_set_are_checked_by_the_service() {
     let unknown = skein(&["node", "--id", "1", "--set", "nonsense=1"], &[]);
     assert_usage_error(&unknown, "heartbeat");
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("nonsense"));
-    let mistyped = skein(&["node", "--id", "1"], &[("SKEIN_HEARTBEAT_TICK_INTERVAL_MS", "soon")]);
+    let mistyped = skein(
+        &["node", "--id", "1"],
+        &[("SKEIN_HEARTBEAT_TICK_INTERVAL_MS", "soon")],
+    );
     assert_usage_error(&mistyped, "heartbeat");
-    assert_usage_error(&skein(&["node", "--id", "1", "--set", "novalue"], &[]), "set");
+    assert_usage_error(
+        &skein(&["node", "--id", "1", "--set", "novalue"], &[]),
+        "set",
+    );
 }

@@ -154,8 +154,16 @@ impl History {
     /// stale, cannot commit, and owes nothing committed in its term or later.
     fn leader_completeness(&self, leader: &Raft) -> Result<(), String> {
         let log = leader.log_view();
-        let earlier = |index: &u64| self.committed_in.get(index).is_some_and(|&t| t < leader.term());
-        for (&index, &term) in self.committed.range(log.snapshot_last().index + 1..).filter(|(i, _)| earlier(i)) {
+        let earlier = |index: &u64| {
+            self.committed_in
+                .get(index)
+                .is_some_and(|&t| t < leader.term())
+        };
+        for (&index, &term) in self
+            .committed
+            .range(log.snapshot_last().index + 1..)
+            .filter(|(i, _)| earlier(i))
+        {
             if log.term_at(index) != Some(term) {
                 return Err(format!(
                     "leader completeness: leader {} of term {} lacks committed entry {index} (term {term})",
