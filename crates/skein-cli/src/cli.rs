@@ -1,7 +1,8 @@
 //! Every `skein` command and flag.
 
 use crate::{
-    cluster, kv_cmd, list_cmd, node_cmd, raft_cmd, request_cmd, sim_cmd, status_cmd, EXIT_USAGE,
+    bench, cluster, kv_cmd, list_cmd, node_cmd, raft_cmd, request_cmd, sim_cmd, status_cmd,
+    EXIT_USAGE,
 };
 use clap::{Parser, Subcommand};
 use skein_node::Service;
@@ -48,6 +49,8 @@ pub enum Command {
     /// The raft service: a node's status, membership changes, leadership transfer.
     #[command(subcommand)]
     Raft(raft_cmd::RaftCommand),
+    /// Load a cluster: closed or open loop, latency percentiles, --json and --plot.
+    Bench(bench::args::BenchArgs),
 }
 
 pub fn run(cli: Cli, services: &[Service]) -> ExitCode {
@@ -59,6 +62,7 @@ pub fn run(cli: Cli, services: &[Service]) -> ExitCode {
         Command::List(args) => list_cmd::run(args),
         Command::Kv(command) => kv_cmd::run(command),
         Command::Raft(command) => raft_cmd::run(command),
+        Command::Bench(args) => bench::run(args),
         Command::Sim(args) => match sim_cmd::run(args) {
             Ok(code) => return code,
             Err(error) => Err(UsageError(format!("{error:#}")).into()),

@@ -8,6 +8,7 @@
 //!
 //! Start reading at [`cli`] (every command and flag), then [`cluster`].
 
+pub mod bench;
 pub mod cli;
 pub mod cluster;
 pub mod http;
