@@ -5,75 +5,23 @@
 //!
 //! Port offsets 12000–12490 belong to this file; each test takes its own.
 
+mod support;
+
 use serde_json::{json, Value};
 use skein_cli::http::{block_on, client};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 use std::time::{Duration, Instant};
+use support::{skein, text, Cluster};
 
-const SKEIN: &str = env!("CARGO_BIN_EXE_skein");
 /// A deadline for convergence, not a performance claim: generous for slow CI.
 const CONVERGE_WITHIN: Duration = Duration::from_secs(60);
 const NODES: u16 = 6;
 
-fn skein(args: &[&str]) -> Output {
-    Command::new(SKEIN)
-        .args(args)
-        .env_remove("SKEIN_ID")
-        .env_remove("SKEIN_BYZANTINE")
-        .env_remove("SKEIN_CLUSTER_DIR")
-        .output()
-        .expect("skein runs")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// Stops the cluster even when an assertion fails, so no node outlives the test.
-struct Cluster {
-    dir: PathBuf,
-    api_base: u16,
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        skein(&["cluster", "down", "--dir", self.dir.to_str().unwrap()]);
-    }
-}
-
 impl Cluster {
     /// `cluster up --service bftlist --nodes 6`, with `extra` before `--` and `node_flags` after.
-    fn up(dir: &Path, port_offset: u16, extra: &[&str], node_flags: &[&str]) -> Cluster {
-        let offset = port_offset.to_string();
-        let mut args = vec![
-            "cluster",
-            "up",
-            "--detach",
-            "--fresh",
-            "--service",
-            "bftlist",
-            "--nodes",
-            "6",
-            "--dir",
-            dir.to_str().unwrap(),
-            "--port-offset",
-            &offset,
-        ];
-        args.extend(extra);
-        args.push("--");
-        args.extend(node_flags);
-        let out = skein(&args);
-        let cluster = Cluster {
-            dir: dir.to_path_buf(),
-            api_base: 4000 + port_offset,
-        };
-        assert!(out.status.success(), "cluster up failed: {}", text(&out));
-        cluster
+    fn bftlist(dir: &Path, port_offset: u16, extra: &[&str], node_flags: &[&str]) -> Cluster {
+        Cluster::start(dir, "bftlist", NODES, port_offset, extra, node_flags)
     }
 
     fn url(&self, id: u16, path: &str) -> String {
@@ -164,7 +112,7 @@ fn in_view(v: u64) -> impl Fn(&Value) -> bool {
 fn bftlist_survives_an_unresponsive_primary_and_a_corrupted_replica() {
     let dir = tempfile::tempdir().unwrap();
     let all: Vec<u16> = (1..=NODES).collect();
-    let cluster = Cluster::up(
+    let cluster = Cluster::bftlist(
         dir.path(),
         12000,
         &[],
@@ -233,7 +181,7 @@ fn bftlist_survives_an_unresponsive_primary_and_a_corrupted_replica() {
 #[test]
 fn bftlist_api_refuses_fault_injection_without_the_flag_and_bad_requests() {
     let dir = tempfile::tempdir().unwrap();
-    let cluster = Cluster::up(dir.path(), 12100, &[], &[]);
+    let cluster = Cluster::bftlist(dir.path(), 12100, &[], &[]);
     let (code, body) = cluster.call("POST", 2, "/api/v1/bft/corrupt", Some(json!({"seed": 1})));
     assert_eq!(code, 403, "{body}");
     assert!(body["error"]
@@ -314,7 +262,7 @@ fn bftlist_api_refuses_fault_injection_without_the_flag_and_bad_requests() {
 #[test]
 fn cluster_up_starts_a_byzantine_node() {
     let dir = tempfile::tempdir().unwrap();
-    let cluster = Cluster::up(
+    let cluster = Cluster::bftlist(
         dir.path(),
         12200,
         &["--byzantine", "3:different-views"],

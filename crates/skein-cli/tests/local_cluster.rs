@@ -6,94 +6,43 @@
 //! port stays below Linux's ephemeral range (32768 and up), so no outgoing
 //! connection elsewhere on the machine can be holding a test's port.
 
+mod support;
+
 use skein_cli::http::{block_on, client, fetch_status};
 use skein_node::api::StatusResponse;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
+use support::{skein, Cluster, SKEIN};
 
-const SKEIN: &str = env!("CARGO_BIN_EXE_skein");
 /// A deadline for convergence, not a performance claim: generous for slow CI.
 const CONVERGE_WITHIN: Duration = Duration::from_secs(20);
 
-fn skein(args: &[&str]) -> Output {
-    Command::new(SKEIN)
-        .args(args)
-        .env_remove("SKEIN_ID")
-        .output()
-        .expect("skein runs")
-}
-
-/// Stops the cluster even when an assertion fails, so no node outlives the test.
-struct Cluster {
-    dir: PathBuf,
-    api_base: u16,
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        skein(&["cluster", "down", "--dir", self.dir.to_str().unwrap()]);
-    }
-}
-
 impl Cluster {
-    fn up(dir: &Path, nodes: u16, port_offset: u16) -> Cluster {
-        let out = skein(&[
-            "cluster",
-            "up",
-            "--detach",
-            "--fresh",
-            "--nodes",
-            &nodes.to_string(),
-            "--dir",
-            dir.to_str().unwrap(),
-            "--port-offset",
-            &port_offset.to_string(),
-            "--",
-            "--peer-timeout-ms",
-            "1000",
-        ]);
-        let cluster = Cluster {
-            dir: dir.to_path_buf(),
-            api_base: 4000 + port_offset,
-        };
-        assert!(
-            out.status.success(),
-            "cluster up failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+    /// A heartbeat cluster whose nodes call a peer down after 1 s of silence.
+    fn heartbeat(dir: &Path, nodes: u16, port_offset: u16) -> Cluster {
+        let cluster = Cluster::start(
+            dir,
+            "heartbeat",
+            nodes,
+            port_offset,
+            &[],
+            &["--peer-timeout-ms", "1000"],
         );
-        let table = String::from_utf8_lossy(&out.stdout);
         for id in 1..=nodes {
+            let docs = format!("{}/docs", cluster.api(id));
             assert!(
-                table.contains(&format!("http://127.0.0.1:{}/docs", cluster.api_base + id)),
-                "URL table lacks node {id}:\n{table}"
+                cluster.up_output.contains(&docs),
+                "URL table lacks node {id}:\n{}",
+                cluster.up_output
             );
         }
         cluster
     }
 
-    fn act(&self, verb: &str, node: u16) {
-        let out = skein(&[
-            "cluster",
-            verb,
-            &node.to_string(),
-            "--dir",
-            self.dir.to_str().unwrap(),
-        ]);
-        assert!(
-            out.status.success(),
-            "cluster {verb} {node}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
     fn status(&self, id: u16) -> Option<StatusResponse> {
         let http = client(Duration::from_millis(500));
-        block_on(fetch_status(
-            &http,
-            &format!("http://127.0.0.1:{}", self.api_base + id),
-        ))
-        .ok()
+        block_on(fetch_status(&http, &self.api(id))).ok()
     }
 
     /// Polls until `check` holds for every listed node's status.
@@ -148,7 +97,7 @@ fn incarnation(status: &StatusResponse) -> u64 {
 #[test]
 fn four_nodes_see_each_other_notice_a_kill_and_take_the_node_back() {
     let dir = tempfile::tempdir().unwrap();
-    let cluster = Cluster::up(dir.path(), 4, 11_000);
+    let cluster = Cluster::heartbeat(dir.path(), 4, 11_000);
     let all = [1, 2, 3, 4];
     cluster.wait_until(&all, "every node sees every peer", |s| {
         s.peers.len() == 3 && s.peers.iter().all(|p| p.up)
@@ -182,7 +131,7 @@ fn four_nodes_see_each_other_notice_a_kill_and_take_the_node_back() {
 #[test]
 fn a_paused_node_is_reported_down_and_comes_back_on_resume() {
     let dir = tempfile::tempdir().unwrap();
-    let cluster = Cluster::up(dir.path(), 3, 11_100);
+    let cluster = Cluster::heartbeat(dir.path(), 3, 11_100);
     cluster.wait_until(&[1, 2, 3], "every node sees every peer", |s| {
         s.peers.iter().all(|p| p.up)
     });
@@ -199,14 +148,14 @@ fn a_paused_node_is_reported_down_and_comes_back_on_resume() {
 #[test]
 fn down_stops_every_process() {
     let dir = tempfile::tempdir().unwrap();
-    let cluster = Cluster::up(dir.path(), 2, 11_200);
+    let cluster = Cluster::heartbeat(dir.path(), 2, 11_200);
     let pids = node_pids(dir.path());
     let out = skein(&["cluster", "down", "--dir", dir.path().to_str().unwrap()]);
     assert!(out.status.success());
     assert_all_exited(&pids);
     assert!(cluster.status(1).is_none());
     // Starting again in the same dir works once the old one is down.
-    let again = Cluster::up(dir.path(), 2, 11_200);
+    let again = Cluster::heartbeat(dir.path(), 2, 11_200);
     drop(again);
 }
 
@@ -234,6 +183,8 @@ fn an_attached_cluster_stops_every_node_on_ctrl_c() {
     let _cleanup = Cluster {
         dir: dir.path().to_path_buf(),
         api_base: 15_300,
+        nodes: 2,
+        up_output: String::new(),
     };
     // Wait until the launcher says it supervises: its URL table is out.
     let stdout = launcher.stdout.take().unwrap();
@@ -288,29 +239,7 @@ fn an_attached_cluster_stops_every_node_on_ctrl_c() {
 #[test]
 fn bftlist_replicas_execute_an_append_on_real_processes() {
     let dir = tempfile::tempdir().unwrap();
-    let out = skein(&[
-        "cluster",
-        "up",
-        "--detach",
-        "--fresh",
-        "--service",
-        "bftlist",
-        "--nodes",
-        "6",
-        "--dir",
-        dir.path().to_str().unwrap(),
-        "--port-offset",
-        "11400",
-    ]);
-    let cluster = Cluster {
-        dir: dir.path().to_path_buf(),
-        api_base: 15_400,
-    };
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let cluster = Cluster::start(dir.path(), "bftlist", 6, 11_400, &[], &[]);
     let http = client(Duration::from_secs(10));
     let submit = serde_json::json!({"Submit": {"client": 0, "ts": 1, "op": {"Append": 42}}});
     let deadline = Instant::now() + CONVERGE_WITHIN;

@@ -7,109 +7,37 @@
 //! Each test has its own port offset (11600–11990, below Linux's ephemeral
 //! range), so the suite runs in parallel with the other process tests.
 
+mod support;
+
 use reqwest::Method;
 use serde_json::{json, Value};
 use skein_cli::http::{block_on, client};
 use skein_cli::leader_http::LeaderClient;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::{skein, text, Cluster};
 
-const SKEIN: &str = env!("CARGO_BIN_EXE_skein");
 /// A deadline for convergence, not a performance claim: generous for slow CI.
 const CONVERGE_WITHIN: Duration = Duration::from_secs(30);
 
-fn skein(args: &[&str]) -> Output {
-    Command::new(SKEIN)
-        .args(args)
-        .env_remove("SKEIN_ID")
-        .env_remove("SKEIN_API")
-        .output()
-        .expect("skein runs")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// Stops the cluster even when an assertion fails, so no node outlives the test.
-struct Cluster {
-    dir: PathBuf,
-    api_base: u16,
-    nodes: u16,
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        // A paused node ignores SIGTERM until resumed; resume first so `down` is quick.
-        for id in 1..=self.nodes {
-            self.try_act("resume", id);
-        }
-        skein(&["cluster", "down", "--dir", self.dir.to_str().unwrap()]);
-    }
-}
-
 impl Cluster {
     /// `skein cluster up --service raft --nodes N`, as a user would start it.
-    fn up(dir: &Path, nodes: u16, port_offset: u16) -> Cluster {
-        let out = skein(&[
-            "cluster",
-            "up",
-            "--detach",
-            "--fresh",
-            "--service",
+    fn raft(dir: &Path, nodes: u16, port_offset: u16) -> Cluster {
+        Cluster::start(
+            dir,
             "raft",
-            "--nodes",
-            &nodes.to_string(),
-            "--dir",
-            dir.to_str().unwrap(),
-            "--port-offset",
-            &port_offset.to_string(),
-            "--",
-            "--request-timeout-ms",
-            "3000",
-        ]);
-        let cluster = Cluster {
-            dir: dir.to_path_buf(),
-            api_base: 4000 + port_offset,
             nodes,
-        };
-        assert!(out.status.success(), "cluster up failed: {}", text(&out));
-        cluster
-    }
-
-    fn api(&self, id: u16) -> String {
-        format!("http://127.0.0.1:{}", self.api_base + id)
+            port_offset,
+            &[],
+            &["--request-timeout-ms", "3000"],
+        )
     }
 
     fn all_apis(&self) -> String {
         let apis: Vec<String> = (1..=self.nodes).map(|id| self.api(id)).collect();
         apis.join(",")
-    }
-
-    fn try_act(&self, verb: &str, node: u16) -> Output {
-        skein(&[
-            "cluster",
-            verb,
-            &node.to_string(),
-            "--dir",
-            self.dir.to_str().unwrap(),
-        ])
-    }
-
-    fn act(&self, verb: &str, node: u16) {
-        let out = self.try_act(verb, node);
-        assert!(
-            out.status.success(),
-            "cluster {verb} {node}: {}",
-            text(&out)
-        );
     }
 
     fn raft_status(&self, id: u16) -> Option<Value> {
@@ -212,7 +140,7 @@ fn list_all(client: &LeaderClient, prefix: &str) -> Vec<Value> {
 #[test]
 fn writes_and_reads_go_to_the_leader_and_a_follower_redirects() {
     let dir = tempfile::tempdir().unwrap();
-    let cluster = Cluster::up(dir.path(), 3, 11_600);
+    let cluster = Cluster::raft(dir.path(), 3, 11_600);
     let leader = cluster.leader(&[1, 2, 3]);
     let follower = if leader == 1 { 2 } else { 1 };
 
@@ -374,7 +302,7 @@ fn wait_for(what: &str, within: Duration, check: impl Fn() -> bool) {
 #[test]
 fn no_acknowledged_write_is_lost_when_the_leader_is_killed_and_restarted() {
     let dir = tempfile::tempdir().unwrap();
-    let cluster = Cluster::up(dir.path(), 3, 11_650);
+    let cluster = Cluster::raft(dir.path(), 3, 11_650);
     let leader = cluster.leader(&[1, 2, 3]);
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -476,7 +404,7 @@ impl Drop for StopOnDrop {
 #[test]
 fn a_paused_follower_does_not_stop_writes() {
     let dir = tempfile::tempdir().unwrap();
-    let cluster = Cluster::up(dir.path(), 3, 11_700);
+    let cluster = Cluster::raft(dir.path(), 3, 11_700);
     let leader = cluster.leader(&[1, 2, 3]);
     let follower = (1..=3).find(|&id| id != leader).unwrap();
     cluster.act("pause", follower);
@@ -501,7 +429,7 @@ fn a_paused_follower_does_not_stop_writes() {
 #[test]
 fn membership_and_leadership_transfer_from_the_cli() {
     let dir = tempfile::tempdir().unwrap();
-    let cluster = Cluster::up(dir.path(), 3, 11_750);
+    let cluster = Cluster::raft(dir.path(), 3, 11_750);
     let leader = cluster.leader(&[1, 2, 3]);
     let target = (1..=3).find(|&id| id != leader).unwrap();
     let apis = cluster.all_apis();
