@@ -92,7 +92,18 @@ impl FdState {
         self.prim = np;
         if env.allow && env.pm_ok {
             if self.prim == View::V(j) {
-                let now = env.pend_reqs.clone().unwrap_or_default();
+                // BFTLIST.md §2.4 reads the VIEW_CHANGE marker as "nothing
+                // pending", i.e. progress at every token: a node waiting for a
+                // new view that is never installed (a Byzantine new primary, or
+                // a corrupted `view_changed` flag the primary's state never
+                // satisfies) then never suspects, and with f Byzantine nodes
+                // Q2 suspicions are out of reach — no view change, no progress
+                // (§6.1 item 8). The marker is a pending item instead: it
+                // leaves, i.e. progress, once this node's view is installed.
+                let now = env
+                    .pend_reqs
+                    .clone()
+                    .unwrap_or_else(|| vec![ClientRequest::dummy()]);
                 let progress = self.check.is_empty() || self.check.iter().any(|c| !now.contains(c));
                 if progress {
                     self.cnt = 0;

@@ -85,7 +85,7 @@ impl RepState {
     /// to the default while Q3..Q2 others keep a common prefix.
     pub fn ds_state(&self, p: &Params) -> Option<Consolidated> {
         let x = self.cons_state(self.com_pref_states(p.q3))?;
-        let empty = |k: usize| self.rep[k].rlog.is_empty() && self.rep[k].machine.is_empty();
+        let empty = |k: usize| self.rep[k].executed_nothing();
         let d = (0..p.n).filter(|&k| empty(k)).count();
         let pk = (0..p.n)
             .filter(|&k| !empty(k) && self.prefix_ok(k, &x))
@@ -97,5 +97,31 @@ impl RepState {
     pub fn consolidate(&self, p: &Params) -> Option<Consolidated> {
         self.cons_state(self.com_pref_states(p.q2))
             .or_else(|| self.ds_state(p))
+    }
+
+    /// Catch-up of a replica that is behind but compatible (BFTLIST.md §4:
+    /// "partially flushed systems consolidate via `ds_state`", §6.1 item 6).
+    /// The spec lets a laggard catch up only by executing requests that Q2
+    /// structures hold (`supported`), by `delayed()` (lag > 3σK), or by
+    /// adopting the Q2 consolidation. When only Q3..Q2−1 replicas are ahead
+    /// (the others flushed, restarted or Byzantine) none of these applies:
+    /// the Q2 prefix is the laggard's own (an executed-nothing structure with
+    /// queued requests is not def_prefix, so it is "compatible" with all and
+    /// `ds_state` never runs), the laggards cannot accept numbers beyond their
+    /// window, and the cluster stalls for good. `ds_state`'s rule applied to
+    /// laggards in general: the Q3-th most advanced compatible state (held by
+    /// ≥ Q3 = 2f+1 structures, so by f+1 correct ones), when ≥ Q1 structures
+    /// are on its history or executed nothing, is adopted by a replica behind
+    /// it. Returns its holder.
+    pub fn catch_up(&self, p: &Params) -> Option<usize> {
+        let y = self.cons_state(self.com_pref_states(p.q3))?;
+        let (own, top) = (&self.rep[p.me], &self.rep[y.base]);
+        if own.last_exec() >= top.last_exec() || !compatible(own, top) {
+            return None;
+        }
+        let consistent = (0..p.n)
+            .filter(|&k| self.rep[k].executed_nothing() || compatible(&self.rep[k], top))
+            .count();
+        (consistent >= p.q1).then_some(y.base)
     }
 }

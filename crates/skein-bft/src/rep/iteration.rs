@@ -96,6 +96,11 @@ impl RepState {
                 out.adopted = self.adopt(p, x.base);
             }
         }
+        if !out.adopted {
+            if let Some(base) = self.catch_up(p) {
+                out.adopted = self.adopt(p, base);
+            }
+        }
         // §5: Byzantine nodes skip the stale/conflict flush.
         if env.byz.is_none() {
             if self.stale_rep(p) || self.conflict(p) {

@@ -42,6 +42,14 @@ impl RepState {
             .unwrap_or(-1);
         let new = le.max(prepared_top);
         own.seq = new;
+        self.renew_reqs(env, &s);
+        // BFTLIST.md §2.2 new-primary steps 2–3: the gaps below `new` are
+        // filled with dummies so that the prepared requests above them can
+        // execute. The spec fills them before `renew_reqs`, which then moves
+        // the pre-prepared requests above `new` or drops them (not held by all
+        // of S), leaving their old numbers empty: no one ever executes past
+        // such a hole in this view. Filling after renewal keeps the intent.
+        let own = &mut self.rep[me];
         for seq in le + 1..=new {
             if !own.reqq.iter().any(|e| e.req.seq == seq) {
                 own.reqq.push(super::ReqEntry {
@@ -54,7 +62,6 @@ impl RepState {
                 });
             }
         }
-        self.renew_reqs(env, &s);
         self.adopt(p, x.base);
         self.rep[me].view_changed = false;
     }

@@ -74,6 +74,11 @@ impl Replica {
             && self.reqq.is_empty()
     }
 
+    /// No executed state at all (empty log and machine), whatever is queued.
+    pub fn executed_nothing(&self) -> bool {
+        self.rlog.is_empty() && self.machine.is_empty()
+    }
+
     /// `last_exec()`: seq of the last rlog entry, else −1.
     pub fn last_exec(&self) -> i64 {
         self.rlog.last().map_or(-1, |e| e.req.seq)

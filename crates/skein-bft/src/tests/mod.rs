@@ -3,5 +3,6 @@
 mod byzantine;
 mod faults;
 mod harness;
+mod liveness;
 mod normal;
 mod spec_ve;

@@ -1,0 +1,137 @@
+//! Liveness after transient faults (BFTLIST.md §4, §6.1 items 6 and 8):
+//! states found by the skein-sim sweep (`--faults all`) in which correct
+//! replicas stayed stuck after the faults stopped.
+
+use super::harness::config;
+use crate::config::Params;
+use crate::fd::{FdEnv, FdState};
+use crate::rep::{Env, RepState, ReqEntry};
+use crate::types::{ClientRequest, Op, Phases, Request, View};
+use std::collections::BTreeSet;
+
+fn creq(ts: u64) -> ClientRequest {
+    ClientRequest {
+        client: 0,
+        ts,
+        op: Op::Append(ts as i64),
+    }
+}
+
+fn req(ts: u64, view: usize, seq: i64) -> Request {
+    Request {
+        creq: creq(ts),
+        view,
+        seq,
+    }
+}
+
+fn env(p: &Params, view: usize) -> Env<'_> {
+    Env {
+        p,
+        allow: true,
+        cv: vec![View::V(view); p.n],
+        pm_ok: true,
+        byz: None,
+    }
+}
+
+/// Sim seed 12: the new primary held a pre-prepared request (status
+/// {PRE_PREP} only) between two prepared ones. The dummy fill ran before
+/// `renew_reqs` dropped it, so its sequence number stayed empty and nothing
+/// above it ever executed in the new view.
+#[test]
+fn new_primary_leaves_no_gap_below_prepared_requests() {
+    let p = Params::new(6, 1, &config());
+    let mut rs = RepState::new(6);
+    for r in &mut rs.rep {
+        r.view_changed = true;
+    }
+    rs.rep[1].reqq = vec![
+        ReqEntry {
+            req: req(1, 0, 0),
+            status: Phases::PP_P,
+        },
+        ReqEntry {
+            req: req(2, 0, 1),
+            status: Phases::PRE_PREP,
+        },
+        ReqEntry {
+            req: req(3, 0, 2),
+            status: Phases::PP_P,
+        },
+    ];
+    rs.new_primary(&env(&p, 1));
+    let own = &rs.rep[1];
+    assert!(!own.view_changed, "the new view was installed");
+    for seq in 0..=2 {
+        assert!(
+            own.reqq.iter().any(|e| e.req.seq == seq),
+            "no entry at seq {seq}: {:?}",
+            own.reqq
+        );
+    }
+}
+
+/// Sim seeds 64, 114: three correct replicas kept an executed prefix, the
+/// other structures executed nothing but hold pending requests. The Q2
+/// consolidation is the empty prefix, so without catch-up the laggards stay
+/// empty, cannot accept numbers past their window, and the cluster stalls.
+#[test]
+fn laggards_catch_up_with_a_q3_prefix() {
+    let p = Params::new(6, 3, &config());
+    let mut leader = RepState::new(6);
+    let lp = Params::new(6, 0, &config());
+    let all: BTreeSet<usize> = (0..6).collect();
+    for s in 0..3 {
+        leader.commit(&lp, req(s as u64 + 1, 0, s), all.clone());
+    }
+    let ahead = leader.rep[0].clone();
+    let mut rs = RepState::new(6);
+    for k in 0..6 {
+        rs.rep[k] = if k < 3 {
+            ahead.clone()
+        } else {
+            let mut r = crate::rep::Replica::default();
+            r.pend.push(creq(9));
+            r
+        };
+    }
+    assert_eq!(
+        rs.consolidate(&p).map(|x| rs.rep[x.base].last_exec()),
+        Some(-1)
+    );
+    rs.iterate(&env(&p, 0));
+    assert_eq!(rs.rep[3].last_exec(), 2, "the laggard caught up");
+    assert_eq!(rs.rep[3].machine, ahead.machine);
+}
+
+/// Sim seeds 28, 64: a replica waiting for a new view (VIEW_CHANGE marker)
+/// that is never installed must end up suspecting the primary; the spec's
+/// "marker reads as empty" counted every token as progress.
+#[test]
+fn a_view_change_never_installed_is_suspected() {
+    let p = Params::new(6, 1, &config());
+    let cv = vec![View::V(0); 6];
+    let mut fd = FdState::new(6);
+    let waiting = FdEnv {
+        cv: &cv,
+        allow: true,
+        pm_ok: true,
+        pend_reqs: None,
+    };
+    for _ in 0..=p.cnt_threshold + 1 {
+        fd.on_token(&p, 0, false, &waiting);
+    }
+    assert!(fd.susp[1], "cnt {}", fd.cnt);
+    // Once the view is installed the marker leaves: progress.
+    let mut fd = FdState::new(6);
+    fd.on_token(&p, 0, false, &waiting);
+    fd.on_token(&p, 0, false, &waiting);
+    let installed = FdEnv {
+        pend_reqs: Some(vec![]),
+        ..waiting.clone()
+    };
+    fd.on_token(&p, 0, false, &installed);
+    assert_eq!(fd.cnt, 0);
+    assert!(!fd.susp[1]);
+}
