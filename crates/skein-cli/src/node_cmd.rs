@@ -31,6 +31,10 @@ pub struct NodeArgs {
     /// Address to listen on [default: 127.0.0.1].
     #[arg(long, env = "SKEIN_BIND")]
     pub bind: Option<String>,
+    /// The IP address peers reach this node at, handed to peers that add it at run time
+    /// [default: the bind address, or 127.0.0.1 when binding to 0.0.0.0 or ::].
+    #[arg(long, env = "SKEIN_ADVERTISE")]
+    pub advertise: Option<String>,
     /// Added to every default port base (so node 1 of offset 10000 uses 13001, 14001, 15001, 17001).
     #[arg(long, env = "SKEIN_PORT_OFFSET")]
     pub port_offset: Option<u16>,
@@ -93,6 +97,7 @@ impl NodeArgs {
             service: self.service.clone(),
             peers: self.peers.clone(),
             bind: self.bind.clone(),
+            advertise: self.advertise.clone(),
             metrics_base: self.metrics_base.or(shifted.map(|b| b.metrics)),
             api_base: self.api_base.or(shifted.map(|b| b.api)),
             stream_base: self.stream_base.or(shifted.map(|b| b.stream)),

@@ -316,6 +316,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         Heartbeat::boot(Boot {
             id: NodeId(1),
+            address: &crate::PeerAddress("sim:1".into()),
             members: &MEMBERS,
             config: &HeartbeatConfig::default(),
             persisted,

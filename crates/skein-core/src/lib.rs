@@ -23,4 +23,6 @@ pub mod sslink;
 
 pub use envelope::{Frame, FrameError, FrameHeader, FrameKind};
 pub use id::{NodeId, RequestId};
-pub use protocol::{Boot, Channel, Context, Effect, Input, Protocol, StorageWrite, TimerId};
+pub use protocol::{
+    Boot, Channel, Context, Effect, Input, PeerAddress, Protocol, StorageWrite, TimerId,
+};

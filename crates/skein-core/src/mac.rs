@@ -129,10 +129,15 @@ impl std::fmt::Debug for PairKey {
 
 /// One node's keys: `K(me, peer)` for each peer it may talk to. A frame from
 /// a sender without a key here is refused before its tag is even computed.
+///
+/// A keyring built from the cluster secret keeps it, so a driver can derive
+/// the key of a peer added at run time ([`Keyring::add_peer`]); one built
+/// from given pair keys cannot, by design.
 #[derive(Clone, Debug)]
 pub struct Keyring {
     me: NodeId,
     keys: BTreeMap<NodeId, PairKey>,
+    secret: Option<ClusterSecret>,
 }
 
 impl Keyring {
@@ -147,7 +152,11 @@ impl Keyring {
             .filter(|&peer| peer != me)
             .map(|peer| (peer, PairKey::derive(secret, me, peer)))
             .collect();
-        Self { me, keys }
+        Self {
+            me,
+            keys,
+            secret: Some(secret.clone()),
+        }
     }
 
     /// A keyring of explicitly given pair keys: the node never sees the
@@ -161,7 +170,58 @@ impl Keyring {
             .filter(|&(peer, _)| peer != me)
             .map(|(peer, key)| (peer, PairKey::from_bytes(&key)))
             .collect();
-        Self { me, keys }
+        Self {
+            me,
+            keys,
+            secret: None,
+        }
+    }
+
+    /// Derives and keeps `K(me, peer)` for a peer added at run time. Returns
+    /// whether this keyring now holds a key for `peer`: false for itself, or
+    /// for a new peer when the keyring was given pair keys, not the secret.
+    pub fn add_peer(&mut self, peer: NodeId) -> bool {
+        if peer == self.me {
+            return false;
+        }
+        if self.keys.contains_key(&peer) {
+            return true;
+        }
+        let Some(secret) = &self.secret else {
+            return false;
+        };
+        self.keys
+            .insert(peer, PairKey::derive(secret, self.me, peer));
+        true
+    }
+
+    /// Whether this keyring can derive keys of new peers (it holds the secret).
+    pub fn derives(&self) -> bool {
+        self.secret.is_some()
+    }
+
+    /// A keyring holding only `K(me, peer)`: the one it has, or one derived
+    /// from the secret. Lets a driver check a frame from a node outside its
+    /// peer set (a joining node) without adding it first.
+    pub fn for_peer(&self, peer: NodeId) -> Option<Keyring> {
+        if peer == self.me {
+            return None;
+        }
+        let key = match (self.keys.get(&peer), &self.secret) {
+            (Some(key), _) => key.clone(),
+            (None, Some(secret)) => PairKey::derive(secret, self.me, peer),
+            (None, None) => return None,
+        };
+        Some(Self {
+            me: self.me,
+            keys: BTreeMap::from([(peer, key)]),
+            secret: None,
+        })
+    }
+
+    /// Forgets `K(me, peer)`: frames from `peer` are refused from now on.
+    pub fn remove_peer(&mut self, peer: NodeId) {
+        self.keys.remove(&peer);
     }
 
     pub fn me(&self) -> NodeId {
@@ -237,5 +297,24 @@ mod tests {
         let tag = ring.key(NodeId(1)).unwrap().tag(b"x");
         assert!(given.key(NodeId(1)).unwrap().verify(b"x", &tag));
         assert!(!format!("{:?}", secret(7)).contains('7'));
+    }
+
+    #[test]
+    fn a_keyring_from_the_secret_derives_keys_of_added_peers() {
+        let mut ring = Keyring::from_secret(&secret(1), NodeId(1), [1, 2].map(NodeId));
+        assert!(ring.key(NodeId(9)).is_none());
+        assert!(ring.add_peer(NodeId(9)));
+        let nine = Keyring::from_secret(&secret(1), NodeId(9), [1, 9].map(NodeId));
+        let tag = ring.key(NodeId(9)).unwrap().tag(b"x");
+        assert!(nine.key(NodeId(1)).unwrap().verify(b"x", &tag));
+        assert!(!ring.add_peer(NodeId(1)), "never a key with itself");
+        ring.remove_peer(NodeId(9));
+        assert!(ring.key(NodeId(9)).is_none());
+        let one = ring.for_peer(NodeId(5)).expect("derived from the secret");
+        assert_eq!(one.peers().collect::<Vec<_>>(), vec![NodeId(5)]);
+        assert!(!one.derives(), "a one-key ring derives nothing more");
+        let mut given = Keyring::from_pair_keys(NodeId(1), []);
+        assert!(!given.add_peer(NodeId(9)), "no secret, no new keys");
+        assert!(given.for_peer(NodeId(9)).is_none());
     }
 }

@@ -5,6 +5,7 @@
 //!  driver ───────────────────────────────────────────────▶ Protocol::step
 //!  (runtime   ◀─────────────────────────────────────────── writes Effects into
 //!   or sim)    Send | Broadcast | Persist | Reply | SetTimer | CancelTimer
+//!              | AddPeer | RemovePeer
 //! ```
 //! A driver owns sockets, disks, clocks and randomness; a protocol owns only
 //! its state. The same protocol value runs unchanged under the tokio runtime
@@ -19,10 +20,23 @@
 //!   driver gives up on it after its own timeout.
 //! * `Persisted { token }` is fed once the write with that token is durable;
 //!   a write not yet confirmed may be lost by a crash.
+//! * Peers: a driver keeps a current peer set, at start the static members
+//!   from its configuration (all other members in the simulator).
+//!   `AddPeer { id, address }` adds a peer (idempotent; a new address for a
+//!   known id replaces the old one) and `RemovePeer { id }` removes one.
+//!   `Broadcast` goes to the current peer set; `Send` to an id outside it is
+//!   dropped and counted. The set is driver state, not protocol state: after
+//!   a restart it is the static members again, so a protocol that adds peers
+//!   re-adds them (from its persisted state or by hearing from them).
+//!   A `Message` may come from a node outside the set (the runtime admits a
+//!   node joining through this one when the cluster secret vouches for it);
+//!   the protocol decides whether to add it.
+//! * A [`PeerAddress`] is opaque to protocols: they learn one (their own in
+//!   [`Boot::address`], others' in messages) and only pass it on.
 
 use crate::id::{NodeId, RequestId};
 use rand::RngCore;
-use serde::{de::DeserializeOwned, Serialize};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::fmt::Debug;
 use std::time::Duration;
 
@@ -81,9 +95,24 @@ pub trait Protocol: Sized + 'static {
     }
 }
 
+/// Where a node can be reached, in the driver's own form: the runtime's is
+/// `ID@HOST:TCP_PORT:UDP_PORT`, the simulator's `sim:ID` (it routes by id).
+/// Protocols never parse it; they carry it in messages and hand it to
+/// [`Context::add_peer`].
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PeerAddress(pub String);
+
+impl std::fmt::Display for PeerAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Everything a protocol may know when it starts.
 pub struct Boot<'a, C> {
     pub id: NodeId,
+    /// This node's own address, as peers should dial it.
+    pub address: &'a PeerAddress,
     /// All members of the cluster, this node included, in ascending order.
     pub members: &'a [NodeId],
     pub config: &'a C,
@@ -135,7 +164,7 @@ pub enum Effect<P: Protocol> {
         channel: Channel,
         message: P::Message,
     },
-    /// Send to every member except this node.
+    /// Send to every peer in the driver's current peer set.
     Broadcast {
         channel: Channel,
         message: P::Message,
@@ -154,6 +183,16 @@ pub enum Effect<P: Protocol> {
     },
     CancelTimer {
         timer: TimerId,
+    },
+    /// Add `id` to the peer set, reachable at `address` (idempotent; a new
+    /// address for a known id replaces the old one).
+    AddPeer {
+        id: NodeId,
+        address: PeerAddress,
+    },
+    /// Remove `id` from the peer set (a no-op for an unknown id).
+    RemovePeer {
+        id: NodeId,
     },
 }
 
@@ -230,6 +269,18 @@ impl<'a, P: Protocol> Context<'a, P> {
     pub fn cancel_timer(&mut self, timer: TimerId) {
         self.effects.push(Effect::CancelTimer { timer });
     }
+
+    /// Adds a peer to the driver's peer set; see the module docs.
+    pub fn add_peer(&mut self, id: NodeId, address: PeerAddress) {
+        debug_assert_ne!(id, self.id, "a node is not its own peer");
+        self.effects.push(Effect::AddPeer { id, address });
+    }
+
+    /// Removes a peer from the driver's peer set; see the module docs.
+    pub fn remove_peer(&mut self, id: NodeId) {
+        debug_assert_ne!(id, self.id, "a node is not its own peer");
+        self.effects.push(Effect::RemovePeer { id });
+    }
 }
 
 /// Applies a storage write to an in-memory record list, the way every driver must.
@@ -240,5 +291,27 @@ pub fn apply_write(records: &mut Vec<Vec<u8>>, write: &StorageWrite) {
             records.clear();
             records.push(bytes.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::heartbeat::Heartbeat;
+    use rand::SeedableRng;
+
+    #[test]
+    fn the_context_emits_peer_changes_in_order() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let mut effects: Vec<Effect<Heartbeat>> = Vec::new();
+        let mut ctx = Context::new(NodeId(1), Duration::ZERO, &mut rng, &mut effects);
+        let address = PeerAddress("2@127.0.0.1:5002:7002".into());
+        ctx.add_peer(NodeId(2), address.clone());
+        ctx.remove_peer(NodeId(2));
+        assert_eq!(effects.len(), 2);
+        assert!(
+            matches!(&effects[0], Effect::AddPeer { id: NodeId(2), address: a } if *a == address)
+        );
+        assert!(matches!(effects[1], Effect::RemovePeer { id: NodeId(2) }));
     }
 }

@@ -1,4 +1,5 @@
-//! Where peers listen: `ID`, `ID@HOST` or `ID@HOST:STREAM_PORT:DATAGRAM_PORT`.
+//! Where peers listen: `ID`, `ID@HOST` or `ID@HOST:STREAM_PORT:DATAGRAM_PORT`,
+//! HOST an IPv4 address or an IPv6 one in brackets (`2@[fd00::2]:5002:7002`).
 
 use crate::config::{ConfigError, PortBases};
 use skein_core::NodeId;
@@ -11,7 +12,7 @@ pub struct PeerSpec {
     pub datagram: SocketAddr,
 }
 
-const EXPECTED: &str = "ID, ID@HOST or ID@HOST:STREAM_PORT:DATAGRAM_PORT (e.g. 2, 2@10.0.0.2, 2@10.0.0.2:5002:7002), with ID from 1 to 999 and HOST an IP address";
+const EXPECTED: &str = "ID, ID@HOST or ID@HOST:STREAM_PORT:DATAGRAM_PORT (e.g. 2, 2@10.0.0.2, 2@10.0.0.2:5002:7002), with ID from 1 to 999 and HOST an IP address (IPv6 in brackets: 2@[fd00::2])";
 
 impl PeerSpec {
     /// Parses one peer; ports default to the bases plus the peer's id.
@@ -35,8 +36,19 @@ impl PeerSpec {
         let (host, ports) = match rest {
             None => (IpAddr::V4(Ipv4Addr::LOCALHOST), default_ports()),
             Some(rest) => {
-                let mut parts = rest.split(':');
-                let host: IpAddr = parts.next().unwrap_or("").parse().map_err(|_| bad())?;
+                // An IPv6 host is bracketed, since its own colons would split it.
+                let (host, ports_text) = match rest.strip_prefix('[') {
+                    Some(v6) => match v6.split_once(']').ok_or_else(bad)? {
+                        (host, "") => (host, None),
+                        (host, after) => (host, Some(after.strip_prefix(':').ok_or_else(bad)?)),
+                    },
+                    None => match rest.split_once(':') {
+                        Some((host, ports)) => (host, Some(ports)),
+                        None => (rest, None),
+                    },
+                };
+                let host: IpAddr = host.parse().map_err(|_| bad())?;
+                let mut parts = ports_text.into_iter().flat_map(|t| t.split(':'));
                 let ports = match (parts.next(), parts.next(), parts.next()) {
                     (None, None, None) => default_ports(),
                     (Some(s), Some(d), None) => {
@@ -72,6 +84,10 @@ mod tests {
         assert_eq!(p.stream.to_string(), "10.1.2.3:5003");
         let p = PeerSpec::parse("4@10.1.2.3:6000:6001", b).unwrap();
         assert_eq!((p.stream.port(), p.datagram.port()), (6000, 6001));
+        let p = PeerSpec::parse("5@[fd00::5]:6000:6001", b).unwrap();
+        assert_eq!(p.stream.to_string(), "[fd00::5]:6000");
+        let p = PeerSpec::parse("5@[::1]", b).unwrap();
+        assert_eq!(p.datagram.to_string(), "[::1]:7005");
     }
 
     #[test]
@@ -86,6 +102,11 @@ mod tests {
             "2@1.2.3.4:5",
             "2@1.2.3.4:5:6:7",
             "2@1.2.3.4:a:b",
+            "2@::1:5:6",
+            "2@[::1",
+            "2@[::1]5:6",
+            "2@[::1]:5",
+            "2@1.2.3.4:",
         ] {
             let err = PeerSpec::parse(bad, PortBases::default()).unwrap_err();
             assert_eq!(err.setting, "peers", "{bad}");

@@ -18,6 +18,7 @@ use skein_core::mac::{ClusterSecret, Keyring, SECRET_BYTES_MIN};
 use skein_core::NodeId;
 use std::io::Write;
 use std::path::Path;
+use std::sync::{Arc, RwLock};
 
 /// Bytes of randomness in a generated secret (written hex-encoded).
 pub const GENERATED_SECRET_BYTES: usize = 32;
@@ -65,6 +66,43 @@ pub fn resolve_secret(
 /// This node's pair keys with every other member, or `None` to run unauthenticated.
 pub fn keyring(secret: Option<&ClusterSecret>, me: NodeId, members: &[NodeId]) -> Option<Keyring> {
     secret.map(|s| Keyring::from_secret(s, me, members.iter().copied()))
+}
+
+/// The keyring shared by the channel tasks, changed when the core adds or
+/// removes a peer. Readers take the current ring (an `Arc`) and use it
+/// without holding the lock; a change builds a new ring and swaps it in, so
+/// a reader never sees a half-changed one. Changes are rare (peer joins and
+/// leaves), reads happen per frame.
+#[derive(Clone, Debug)]
+pub struct SharedKeyring(Arc<RwLock<Arc<Keyring>>>);
+
+impl SharedKeyring {
+    pub fn new(ring: Keyring) -> Self {
+        Self(Arc::new(RwLock::new(Arc::new(ring))))
+    }
+
+    /// The current keyring.
+    pub fn load(&self) -> Arc<Keyring> {
+        // A poisoned lock still holds a whole ring: swaps never leave one half-made.
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Derives the key of `peer`; false if the ring cannot (see [`Keyring::add_peer`]).
+    pub fn add_peer(&self, peer: NodeId) -> bool {
+        self.update(|ring| ring.add_peer(peer))
+    }
+
+    pub fn remove_peer(&self, peer: NodeId) {
+        self.update(|ring| ring.remove_peer(peer));
+    }
+
+    fn update<T>(&self, change: impl FnOnce(&mut Keyring) -> T) -> T {
+        let mut slot = self.0.write().unwrap_or_else(|p| p.into_inner());
+        let mut ring = Keyring::clone(&slot);
+        let result = change(&mut ring);
+        *slot = Arc::new(ring);
+        result
+    }
 }
 
 /// A fresh random secret, hex-encoded, from the operating system's generator.
@@ -143,6 +181,23 @@ mod tests {
         assert!(s.cluster_secret.is_some(), "the TOML key is read");
         let s = NodeSettings::resolve(with_id, toml::Table::new()).unwrap();
         assert!(s.cluster_secret.is_none(), "no secret by default");
+    }
+
+    #[test]
+    fn a_shared_keyring_derives_and_forgets_added_peers() {
+        let secret = resolve_secret(Some("0123456789abcdef0123"), None)
+            .unwrap()
+            .unwrap();
+        let shared = SharedKeyring::new(keyring(Some(&secret), NodeId(1), &[NodeId(1)]).unwrap());
+        let before = shared.load();
+        assert!(shared.add_peer(NodeId(7)));
+        assert!(
+            before.key(NodeId(7)).is_none(),
+            "a loaded ring never changes"
+        );
+        assert!(shared.load().key(NodeId(7)).is_some());
+        shared.remove_peer(NodeId(7));
+        assert!(shared.load().key(NodeId(7)).is_none());
     }
 
     #[test]

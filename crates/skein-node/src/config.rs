@@ -44,6 +44,8 @@ pub struct NodeOverrides {
     pub service: Option<String>,
     pub peers: Option<Vec<String>>,
     pub bind: Option<String>,
+    /// The host peers dial this node at (see [`NodeSettings::advertise`]).
+    pub advertise: Option<String>,
     pub metrics_base: Option<u16>,
     pub api_base: Option<u16>,
     pub stream_base: Option<u16>,
@@ -113,6 +115,7 @@ impl NodeOverrides {
             service: self.service.or(lower.service),
             peers: self.peers.or(lower.peers),
             bind: self.bind.or(lower.bind),
+            advertise: self.advertise.or(lower.advertise),
             metrics_base: self.metrics_base.or(lower.metrics_base),
             api_base: self.api_base.or(lower.api_base),
             stream_base: self.stream_base.or(lower.stream_base),
@@ -188,6 +191,11 @@ pub struct NodeSettings {
     pub service: String,
     pub peers: Vec<PeerSpec>,
     pub bind: IpAddr,
+    /// The host in this node's own address (`ID@HOST:STREAM_PORT:DATAGRAM_PORT`),
+    /// which protocols hand to peers that add it dynamically. Default: the
+    /// bind address, or 127.0.0.1 when bind is unspecified (0.0.0.0 or ::),
+    /// which reaches only this machine: set it when binding to every interface.
+    pub advertise: IpAddr,
     pub ports: PortBases,
     pub data_dir: PathBuf,
     pub log_level: String,
@@ -255,6 +263,24 @@ impl NodeSettings {
                 "an IP address such as 127.0.0.1 or 0.0.0.0",
             )
         })?;
+        let advertise = match layers.advertise {
+            None if bind.is_unspecified() => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            None => bind,
+            Some(text) => text.parse().map_err(|_| {
+                ConfigError::new(
+                    "advertise",
+                    &text,
+                    "an IP address peers can reach this node at, such as 10.0.0.2",
+                )
+            })?,
+        };
+        if advertise.is_unspecified() {
+            return Err(ConfigError::new(
+                "advertise",
+                advertise,
+                "a concrete IP address peers can reach this node at, not 0.0.0.0 or ::",
+            ));
+        }
         let mut peers = Vec::new();
         for text in layers.peers.unwrap_or_default() {
             let peer = PeerSpec::parse(&text, ports)?;
@@ -330,6 +356,7 @@ impl NodeSettings {
             service,
             peers,
             bind,
+            advertise,
             ports,
             log_level,
             log_json: layers.log_json.unwrap_or(false),
@@ -367,6 +394,21 @@ impl NodeSettings {
     }
     pub fn datagram_port(&self) -> u16 {
         self.ports.datagram + self.id.0
+    }
+
+    /// This node's own address as peers should dial it, in the form
+    /// [`crate::address::PeerSpec::parse`] reads: `ID@HOST:STREAM_PORT:DATAGRAM_PORT`.
+    pub fn address(&self) -> skein_core::PeerAddress {
+        let host = match self.advertise {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => format!("[{v6}]"),
+        };
+        skein_core::PeerAddress(format!(
+            "{}@{host}:{}:{}",
+            self.id,
+            self.stream_port(),
+            self.datagram_port()
+        ))
     }
 
     /// The protocol's own settings, defaults for the rest.
@@ -427,6 +469,47 @@ mod tests {
             id: Some(id),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn the_advertised_address_defaults_to_a_dialable_bind_address() {
+        let resolve = |bind: Option<&str>, advertise: Option<&str>| {
+            let o = NodeOverrides {
+                bind: bind.map(str::to_string),
+                advertise: advertise.map(str::to_string),
+                ..with_id(3)
+            };
+            NodeSettings::resolve(o, toml::Table::new())
+        };
+        let s = resolve(None, None).unwrap();
+        assert_eq!(s.address().0, "3@127.0.0.1:5003:7003");
+        assert_eq!(
+            resolve(Some("10.0.0.3"), None)
+                .unwrap()
+                .advertise
+                .to_string(),
+            "10.0.0.3"
+        );
+        let any = resolve(Some("0.0.0.0"), None).unwrap();
+        assert_eq!(
+            any.advertise.to_string(),
+            "127.0.0.1",
+            "0.0.0.0 cannot be dialed"
+        );
+        let s = resolve(Some("0.0.0.0"), Some("192.168.1.9")).unwrap();
+        let spec = PeerSpec::parse(&s.address().0, s.ports).unwrap();
+        assert_eq!(spec.stream.to_string(), "192.168.1.9:5003");
+        assert_eq!(spec.datagram.to_string(), "192.168.1.9:7003");
+        let v6 = resolve(Some("::1"), None).unwrap();
+        assert_eq!(v6.address().0, "3@[::1]:5003:7003");
+        let spec = PeerSpec::parse(&v6.address().0, v6.ports).unwrap();
+        assert_eq!(spec.stream.to_string(), "[::1]:5003");
+        for bad in ["host.example", "0.0.0.0", "::"] {
+            let err = resolve(None, Some(bad)).unwrap_err();
+            assert_eq!(err.setting, "advertise", "{bad}");
+        }
+        let (file, _) = NodeOverrides::parse_toml("advertise = \"10.1.1.1\"\n").unwrap();
+        assert_eq!(file.advertise.as_deref(), Some("10.1.1.1"));
     }
 
     #[test]

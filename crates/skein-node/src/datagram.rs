@@ -15,6 +15,11 @@
 //! the last one delivered (acked, not delivered); but a receiver accepts the
 //! first frame of any *new* session (it must, to stabilize from any state),
 //! so a recorded frame of another session is delivered again when replayed.
+//!
+//! The core loop adds and removes links at run time ([`DatagramCommand`]);
+//! a removed peer's link and its queued payloads are dropped. Datagrams from
+//! a node without a link (outside the peer set) are refused and counted:
+//! a joining node introduces itself over the stream channel.
 
 use crate::inbound::{Inbound, InboundFrame};
 use crate::metrics::NodeMetrics;
@@ -43,6 +48,34 @@ struct Link {
     receiver: LinkReceiver,
 }
 
+impl Link {
+    fn new(addr: SocketAddr, session: u32) -> Self {
+        Self {
+            addr,
+            sender: LinkSender::new(session, LINK_QUEUE_MAX, RETRANSMIT_AFTER),
+            receiver: LinkReceiver::new(),
+        }
+    }
+}
+
+/// What the core loop asks of the datagram task, in order.
+#[derive(Debug)]
+pub enum DatagramCommand {
+    Send {
+        to: NodeId,
+        payload: Vec<u8>,
+    },
+    /// Adds a link, or moves a known peer's link to a new address (a fresh
+    /// link: the self-stabilizing protocol resynchronizes from any state).
+    AddPeer {
+        id: NodeId,
+        addr: SocketAddr,
+    },
+    RemovePeer {
+        id: NodeId,
+    },
+}
+
 pub struct DatagramChannel {
     pub socket: UdpSocket,
     pub me: WireIdentity,
@@ -54,7 +87,7 @@ pub struct DatagramChannel {
 impl DatagramChannel {
     pub async fn run(
         self,
-        mut outbound: mpsc::Receiver<(NodeId, Vec<u8>)>,
+        mut outbound: mpsc::Receiver<DatagramCommand>,
         inbound: mpsc::Sender<Inbound>,
         metrics: NodeMetrics,
         shutdown: CancellationToken,
@@ -68,14 +101,7 @@ impl DatagramChannel {
         let me = &me;
         let mut links: BTreeMap<NodeId, Link> = peers
             .into_iter()
-            .map(|(id, addr)| {
-                let link = Link {
-                    addr,
-                    sender: LinkSender::new(session, LINK_QUEUE_MAX, RETRANSMIT_AFTER),
-                    receiver: LinkReceiver::new(),
-                };
-                (id, link)
-            })
+            .map(|(id, addr)| (id, Link::new(addr, session)))
             .collect();
         let started = Instant::now();
         let mut poll = tokio::time::interval(POLL_EVERY);
@@ -84,15 +110,25 @@ impl DatagramChannel {
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                Some((to, payload)) = outbound.recv() => {
-                    let Some(link) = links.get_mut(&to) else { continue };
-                    if !link.sender.push(payload) {
-                        metrics.dropped(to, Channel::Datagram);
+                Some(command) = outbound.recv() => match command {
+                    DatagramCommand::Send { to, payload } => {
+                        let Some(link) = links.get_mut(&to) else { continue };
+                        if !link.sender.push(payload) {
+                            metrics.dropped(to, Channel::Datagram);
+                        }
+                        if let Some(data) = link.sender.poll(started.elapsed()) {
+                            send_data(&socket, me, to, link.addr, &data).await;
+                        }
                     }
-                    if let Some(data) = link.sender.poll(started.elapsed()) {
-                        send_data(&socket, me, to, link.addr, &data).await;
+                    DatagramCommand::AddPeer { id, addr } => {
+                        if links.get(&id).is_none_or(|link| link.addr != addr) {
+                            links.insert(id, Link::new(addr, session));
+                        }
                     }
-                }
+                    DatagramCommand::RemovePeer { id } => {
+                        links.remove(&id);
+                    }
+                },
                 received = socket.recv_from(&mut buffer) => {
                     let Ok((len, _from_addr)) = received else { continue };
                     handle_datagram(&socket, me, &mut links, &buffer[..len], &inbound, &metrics, started.elapsed()).await;
@@ -120,9 +156,12 @@ async fn send_data(
     let payload = codec::encode(data, DATAGRAM_PAYLOAD_BYTES_MAX + 64)
         .expect("payload size checked before queueing");
     // Loss is the link's business: a failed send is retransmitted later.
-    let _ = socket
-        .send_to(&me.frame(FrameKind::LinkData, to, payload), addr)
-        .await;
+    match me.frame(FrameKind::LinkData, to, payload) {
+        Ok(frame) => {
+            let _ = socket.send_to(&frame, addr).await;
+        }
+        Err(error) => tracing::debug!(%error, "datagram not sent"),
+    }
 }
 
 async fn handle_datagram(
@@ -135,10 +174,11 @@ async fn handle_datagram(
     now: Duration,
 ) {
     // With keys, the sender of a decoded frame is authenticated by its tag.
+    let keys = me.keys();
     let frame = match Frame::decode_datagram(
         bytes,
         me.frame_bytes_max.min(DATAGRAM_PAYLOAD_BYTES_MAX + 64),
-        me.keys(),
+        keys.as_deref(),
     ) {
         Ok(frame) => frame,
         Err(error) => return metrics.rejected(reject_reason(&error)),
@@ -158,12 +198,10 @@ async fn handle_datagram(
             };
             let (ack, delivered) = link.receiver.on_data(data);
             let ack_bytes = codec::encode(&ack, 64).expect("an ack is small");
-            let _ = socket
-                .send_to(
-                    &me.frame(FrameKind::LinkAck, frame.sender, ack_bytes),
-                    link.addr,
-                )
-                .await;
+            // The sender's tag verified, so this node holds its key.
+            if let Ok(ack) = me.frame(FrameKind::LinkAck, frame.sender, ack_bytes) {
+                let _ = socket.send_to(&ack, link.addr).await;
+            }
             if let Some(payload) = delivered {
                 metrics.received(frame.sender, Channel::Datagram);
                 let item = Inbound::Frame(InboundFrame {

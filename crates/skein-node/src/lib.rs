@@ -20,6 +20,7 @@ pub mod inbound;
 pub mod logging;
 pub mod metrics;
 pub mod outbox;
+pub mod peer_set;
 pub mod peers;
 pub mod runtime;
 pub mod service;

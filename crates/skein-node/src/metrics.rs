@@ -53,6 +53,8 @@ pub struct NodeMetrics {
     pub frames_rejected: Family<ReasonLabel, Counter>,
     pub peer_rejected: Family<ReasonLabel, Counter>,
     pub peer_up: Family<PeerLabel, Gauge>,
+    pub peer_changes: Family<OutcomeLabel, Counter>,
+    pub send_unknown_peer: Counter,
     pub requests: Family<OutcomeLabel, Counter>,
     pub persisted_bytes: Counter,
     pub uptime_seconds: Gauge,
@@ -156,6 +158,8 @@ impl NodeMetrics {
             send_dropped: Family::default(),
             frames_rejected: Family::default(),
             peer_rejected: Family::default(),
+            peer_changes: Family::default(),
+            send_unknown_peer: Counter::default(),
             peer_up: Family::default(),
             requests: Family::default(),
             persisted_bytes: Counter::default(),
@@ -187,6 +191,16 @@ impl NodeMetrics {
             "skein_peer_rejected",
             "Inbound frames refused because their sender is not an authenticated member (bad or missing MAC, unknown or inconsistent sender), by reason",
             metrics.peer_rejected.clone(),
+        );
+        registry.register(
+            "skein_peer_changes",
+            "Peer set changes asked for by the protocol, by outcome (added, replaced, unchanged, removed, or why refused: bad_address, id_mismatch, peers_full, self, no_pair_key)",
+            metrics.peer_changes.clone(),
+        );
+        registry.register(
+            "skein_send_unknown_peer",
+            "Messages the protocol sent to an id outside the current peer set, dropped",
+            metrics.send_unknown_peer.clone(),
         );
         registry.register(
             "skein_peer_up",
@@ -256,6 +270,21 @@ impl NodeMetrics {
                 outcome: outcome.to_string(),
             })
             .inc();
+    }
+
+    pub fn peer_change(&self, outcome: &str) {
+        self.peer_changes
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    /// Stops reporting a removed peer's liveness.
+    pub fn forget_peer(&self, peer: NodeId) {
+        self.peer_up.remove(&PeerLabel {
+            peer: peer.to_string(),
+        });
     }
 
     pub fn set_peer_up(&self, peer: NodeId, up: bool) {

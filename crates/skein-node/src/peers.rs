@@ -40,6 +40,23 @@ impl PeerTable {
         }
     }
 
+    /// Adds a peer, or moves a known one to a new address (forgetting when it
+    /// was heard if the address changed).
+    pub fn insert(&self, peer: NodeId, addr: SocketAddr) {
+        let mut map = self.inner.lock().expect("peer table lock");
+        match map.get_mut(&peer) {
+            Some(entry) if entry.0 == addr => {}
+            Some(entry) => *entry = (addr, None),
+            None => {
+                map.insert(peer, (addr, None));
+            }
+        }
+    }
+
+    pub fn remove(&self, peer: NodeId) {
+        self.inner.lock().expect("peer table lock").remove(&peer);
+    }
+
     pub fn heard(&self, peer: NodeId, at: Instant) {
         if let Some(entry) = self.inner.lock().expect("peer table lock").get_mut(&peer) {
             entry.1 = Some(at);

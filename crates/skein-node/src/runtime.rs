@@ -8,17 +8,23 @@
 //! ```
 //! The core loop is the only owner of the protocol value, so the protocol
 //! needs no locks and sees one input at a time, exactly as in the simulator.
+//!
+//! The peer set starts as `--peers` and changes when the core emits
+//! `AddPeer` / `RemovePeer` (see `peer_set.rs`): each change starts or stops
+//! a dialer, a UDP link, the listener's acceptance of the peer's hello, its
+//! pair key and its row in the peer table, together.
 
 use crate::api::{self, NodeInfo};
+use crate::auth::SharedKeyring;
 use crate::config::{ConfigError, NodeSettings};
-use crate::datagram::{DatagramChannel, DATAGRAM_PAYLOAD_BYTES_MAX};
+use crate::datagram::{DatagramChannel, DatagramCommand, DATAGRAM_PAYLOAD_BYTES_MAX};
 use crate::inbound::{ApiCommand, Inbound, RequestError, INBOUND_QUEUE_MAX};
 use crate::metrics::NodeMetrics;
-use crate::outbox::Outbox;
+use crate::peer_set::{Dialer, PeerSet};
 use crate::peers::PeerTable;
 use crate::service_api::{NodeFacts, ServiceApi};
 use crate::storage::RecordLog;
-use crate::stream::{self, WireIdentity};
+use crate::stream::{self, AcceptedPeers, WireIdentity};
 use crate::NodeError;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -26,9 +32,8 @@ use skein_core::{
     codec, Boot, Channel, Context, Effect, Input, NodeId, Protocol, RequestId, StorageWrite,
     TimerId,
 };
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Instant;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
@@ -86,10 +91,12 @@ where
     }
     let mut rng = ChaCha8Rng::from_os_rng();
     let started = Instant::now();
+    let address = settings.address();
     let protocol = {
         let rng: &mut dyn RngCore = &mut rng;
         P::boot(Boot {
             id: settings.id,
+            address: &address,
             members: &members,
             config: &config,
             persisted: &persisted,
@@ -125,7 +132,7 @@ where
         id: settings.id,
         protocol: P::PROTOCOL_ID,
         frame_bytes_max: settings.frame_bytes_max,
-        keys: keys.map(Arc::new),
+        keys: keys.map(SharedKeyring::new),
     };
     let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE_MAX);
     let peers = PeerTable::new(
@@ -133,26 +140,19 @@ where
         settings.peer_timeout,
     );
 
-    let member_set: Arc<BTreeSet<NodeId>> = Arc::new(members.iter().copied().collect());
+    let accepted = AcceptedPeers::new(members.iter().copied());
     tokio::spawn(stream::serve(
         stream_listener,
         me.clone(),
-        member_set,
+        accepted.clone(),
         inbound_tx.clone(),
         metrics.clone(),
         shutdown.clone(),
     ));
-    let mut outboxes = BTreeMap::new();
+    let mut dialers = BTreeMap::new();
     for peer in &settings.peers {
-        let outbox = Arc::new(Outbox::new(settings.send_queue_max));
-        tokio::spawn(stream::dial(
-            me.clone(),
-            peer.id,
-            peer.stream,
-            outbox.clone(),
-            shutdown.clone(),
-        ));
-        outboxes.insert(peer.id, outbox);
+        let dialer = Dialer::start(&me, peer, settings.send_queue_max, &shutdown);
+        dialers.insert(peer.id, dialer);
     }
     let (datagram_tx, datagram_rx) = mpsc::channel(DATAGRAM_QUEUE_MAX);
     let datagram = DatagramChannel {
@@ -208,8 +208,19 @@ where
         protocol,
         rng,
         started,
+        peer_set: PeerSet {
+            me: me.clone(),
+            dialers,
+            accepted,
+            datagram_tx: datagram_tx.clone(),
+            table: peers.clone(),
+            metrics: metrics.clone(),
+            bases: settings.ports,
+            send_queue_max: settings.send_queue_max,
+            shutdown: shutdown.clone(),
+            peers_max: crate::peer_set::PEERS_MAX,
+        },
         me,
-        outboxes,
         datagram_tx,
         storage_tx,
         peers,
@@ -273,8 +284,8 @@ struct Driver<P: Protocol> {
     rng: ChaCha8Rng,
     started: Instant,
     me: WireIdentity,
-    outboxes: BTreeMap<NodeId, Arc<Outbox>>,
-    datagram_tx: mpsc::Sender<(NodeId, Vec<u8>)>,
+    peer_set: PeerSet,
+    datagram_tx: mpsc::Sender<DatagramCommand>,
     storage_tx: mpsc::Sender<(u64, StorageWrite)>,
     peers: PeerTable,
     metrics: NodeMetrics,
@@ -410,7 +421,7 @@ where
             }
             Effect::Broadcast { channel, message } => {
                 if let Some(payload) = self.encode(&message, channel) {
-                    let peers: Vec<NodeId> = self.outboxes.keys().copied().collect();
+                    let peers: Vec<NodeId> = self.peer_set.ids().collect();
                     for to in peers {
                         self.transmit(to, channel, payload.clone());
                     }
@@ -435,6 +446,8 @@ where
             Effect::CancelTimer { timer } => {
                 self.timers.remove(&timer);
             }
+            Effect::AddPeer { id, address } => self.peer_set.add(id, &address).await,
+            Effect::RemovePeer { id } => self.peer_set.remove(id).await,
         }
     }
 
@@ -454,19 +467,30 @@ where
     }
 
     fn transmit(&self, to: NodeId, channel: Channel, payload: Vec<u8>) {
-        let Some(outbox) = self.outboxes.get(&to) else {
-            tracing::debug!(%to, "send to a non-member ignored");
+        let Some(outbox) = self.peer_set.outbox(to) else {
+            tracing::debug!(%to, "send to a non-peer dropped");
+            self.metrics.send_unknown_peer.inc();
             return;
         };
         self.metrics.sent(to, channel);
         match channel {
-            Channel::Stream => {
-                if !outbox.push(self.me.frame(skein_core::FrameKind::Message, to, payload)) {
+            Channel::Stream => match self.me.frame(skein_core::FrameKind::Message, to, payload) {
+                Ok(frame) => {
+                    if !outbox.push(frame) {
+                        self.metrics.dropped(to, channel);
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "message not sent");
                     self.metrics.dropped(to, channel);
                 }
-            }
+            },
             Channel::Datagram => {
-                if self.datagram_tx.try_send((to, payload)).is_err() {
+                if self
+                    .datagram_tx
+                    .try_send(DatagramCommand::Send { to, payload })
+                    .is_err()
+                {
                     self.metrics.dropped(to, channel);
                 }
             }

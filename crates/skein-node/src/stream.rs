@@ -3,26 +3,37 @@
 //! a listener that accepts peers' connections.
 //!
 //! Each connection starts with a `Hello` frame naming the sender; the
-//! listener refuses a connection whose hello names a non-member, another
+//! listener refuses a connection whose hello names a non-peer, another
 //! receiver or another protocol, and any later frame claiming a different
 //! sender. With a cluster secret every frame, the hello included, carries a
 //! MAC tag checked with the pair key of the sender it names (see
 //! `skein_core::mac`), so the peer a connection is bound to is authenticated,
-//! and a frame that fails the check closes the connection. Frames lost while
+//! and a frame that fails the check closes the connection.
+//!
+//! Which senders a listener admits: its current peers ([`AcceptedPeers`],
+//! changed at run time; a frame from a peer removed since its hello closes
+//! the connection) and, only when it authenticates with the cluster secret,
+//! any other node too (a *stranger*: a node joining through this one): the
+//! frame's tag, checked with `K(me, stranger)` derived from the secret,
+//! shows it holds the secret. Its messages reach the core, which decides
+//! whether to add it as a peer; until then nothing is sent back to it.
+//! Without a secret nothing vouches for a stranger, so only peers are
+//! admitted. Frames lost while
 //! a connection is down are not resent: protocols
 //! that need reliability resend state themselves (documented in the
 //! `Channel::Stream` contract).
 
+use crate::auth::SharedKeyring;
 use crate::inbound::{Inbound, InboundFrame};
 use crate::metrics::NodeMetrics;
 use crate::outbox::Outbox;
 use rand::{Rng, SeedableRng};
 use skein_core::envelope::decode_prefix;
 use skein_core::mac::Keyring;
-use skein_core::{Channel, Frame, FrameKind, NodeId};
+use skein_core::{Channel, Frame, FrameError, FrameKind, NodeId};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -35,6 +46,39 @@ const READ_CHUNK_BYTES: usize = 64 * 1024;
 /// A connection that has not said hello by then is closed.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The peers whose hellos the listener accepts: the static members plus
+/// peers the core added, minus those it removed. Shared with the core loop,
+/// which changes it; read once per frame.
+#[derive(Clone, Debug, Default)]
+pub struct AcceptedPeers(Arc<RwLock<BTreeSet<NodeId>>>);
+
+impl AcceptedPeers {
+    pub fn new(peers: impl IntoIterator<Item = NodeId>) -> Self {
+        Self(Arc::new(RwLock::new(peers.into_iter().collect())))
+    }
+
+    pub fn insert(&self, peer: NodeId) {
+        self.0
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(peer);
+    }
+
+    pub fn remove(&self, peer: NodeId) {
+        self.0
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&peer);
+    }
+
+    pub fn contains(&self, peer: NodeId) -> bool {
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&peer)
+    }
+}
+
 /// Who this node is on the wire.
 #[derive(Clone, Debug)]
 pub struct WireIdentity {
@@ -42,12 +86,23 @@ pub struct WireIdentity {
     pub protocol: u16,
     pub frame_bytes_max: usize,
     /// This node's pair keys; `None` runs the channels unauthenticated.
-    pub keys: Option<Arc<Keyring>>,
+    pub keys: Option<SharedKeyring>,
 }
+
+/// An authenticating node holds no pair key for this peer (e.g. one removed
+/// while a frame to it was being made): the frame is not sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("no pair key for peer {0}")]
+pub struct NoPairKey(pub NodeId);
 
 impl WireIdentity {
     /// An encoded frame to `to`, tagged when this node authenticates.
-    pub fn frame(&self, kind: FrameKind, to: NodeId, payload: Vec<u8>) -> Vec<u8> {
+    pub fn frame(
+        &self,
+        kind: FrameKind,
+        to: NodeId,
+        payload: Vec<u8>,
+    ) -> Result<Vec<u8>, NoPairKey> {
         let frame = Frame {
             kind,
             sender: self.id,
@@ -55,17 +110,15 @@ impl WireIdentity {
             protocol: self.protocol,
             payload,
         };
-        match &self.keys {
-            None => frame.encode(),
-            Some(keys) => frame.encode_tagged(
-                keys.key(to)
-                    .expect("frames go only to members, and the keyring holds a key for each"),
-            ),
+        match self.keys() {
+            None => Ok(frame.encode()),
+            Some(keys) => Ok(frame.encode_tagged(keys.key(to).ok_or(NoPairKey(to))?)),
         }
     }
 
-    pub fn keys(&self) -> Option<&Keyring> {
-        self.keys.as_deref()
+    /// The current keyring, if this node authenticates.
+    pub fn keys(&self) -> Option<Arc<Keyring>> {
+        self.keys.as_ref().map(SharedKeyring::load)
     }
 }
 
@@ -73,7 +126,7 @@ impl WireIdentity {
 pub async fn serve(
     listener: TcpListener,
     me: WireIdentity,
-    members: Arc<BTreeSet<NodeId>>,
+    members: AcceptedPeers,
     inbound: mpsc::Sender<Inbound>,
     metrics: NodeMetrics,
     shutdown: CancellationToken,
@@ -110,26 +163,44 @@ pub async fn serve(
 async fn read_connection(
     mut socket: TcpStream,
     me: WireIdentity,
-    members: Arc<BTreeSet<NodeId>>,
+    members: AcceptedPeers,
     inbound: mpsc::Sender<Inbound>,
     metrics: NodeMetrics,
 ) -> Result<(), &'static str> {
     let mut buffer = Vec::with_capacity(READ_CHUNK_BYTES);
     let mut chunk = vec![0u8; READ_CHUNK_BYTES];
     let mut peer: Option<NodeId> = None;
+    // A stranger's key, derived once for this connection.
+    let mut stranger_keys: Option<Arc<Keyring>> = None;
     let hello_deadline = tokio::time::Instant::now() + HELLO_TIMEOUT;
     loop {
         // Decode every whole frame already buffered.
         loop {
             // With keys, a decoded frame's sender is authenticated by its tag.
-            let decoded = decode_prefix(&buffer, me.frame_bytes_max, me.keys()).map_err(|e| {
+            let keys = me.keys();
+            let strangers = keys.as_ref().is_some_and(|k| k.derives());
+            let ring = stranger_keys.clone().or(keys);
+            let decoded = match decode_prefix(&buffer, me.frame_bytes_max, ring.as_deref()) {
+                Err(FrameError::UnknownSender { sender })
+                    if strangers && stranger_keys.is_none() =>
+                {
+                    if let Some(one) = ring.and_then(|r| r.for_peer(sender)) {
+                        stranger_keys = Some(Arc::new(one));
+                        continue;
+                    }
+                    Err(FrameError::UnknownSender { sender })
+                }
+                other => other,
+            };
+            let decoded = decoded.map_err(|e| {
                 metrics.rejected(reject_reason(&e));
                 tracing::debug!(error = %e, "refused a stream frame");
                 "bad frame"
             })?;
             let Some((frame, used)) = decoded else { break };
             buffer.drain(..used);
-            let from = accept_frame(&frame, &me, &members, &mut peer)
+            let admits = |id: NodeId| strangers || members.contains(id);
+            let from = accept_frame(&frame, &me, admits, &mut peer)
                 .inspect_err(|&reason| metrics.rejected(reason))?;
             if let Some(from) = from {
                 metrics.received(from, Channel::Stream);
@@ -160,10 +231,11 @@ async fn read_connection(
 
 /// Checks one frame against the connection's state; returns the sender of a
 /// protocol message to deliver, or `None` for the hello.
+/// `admits`: whether a sender may speak here now (see the module docs).
 fn accept_frame(
     frame: &Frame,
     me: &WireIdentity,
-    members: &BTreeSet<NodeId>,
+    admits: impl Fn(NodeId) -> bool,
     peer: &mut Option<NodeId>,
 ) -> Result<Option<NodeId>, &'static str> {
     if frame.receiver != me.id {
@@ -173,12 +245,14 @@ fn accept_frame(
         return Err("wrong_protocol");
     }
     match (*peer, frame.kind) {
-        (None, FrameKind::Hello) if members.contains(&frame.sender) && frame.sender != me.id => {
+        (None, FrameKind::Hello) if admits(frame.sender) && frame.sender != me.id => {
             *peer = Some(frame.sender);
             Ok(None)
         }
         (None, FrameKind::Hello) => Err("unknown_sender"),
         (None, _) => Err("no_hello"),
+        // A peer removed since its hello is no longer heard.
+        (Some(p), FrameKind::Message) if p == frame.sender && !admits(p) => Err("unknown_sender"),
         (Some(p), FrameKind::Message) if p == frame.sender => Ok(Some(p)),
         (Some(_), FrameKind::Message) => Err("sender_mismatch"),
         (Some(_), _) => Err("unexpected_kind"),
@@ -221,12 +295,17 @@ pub async fn dial(
                 let _ = socket.set_nodelay(true);
                 backoff = BACKOFF_MIN;
                 tracing::debug!(%peer, %addr, "stream connected");
-                let hello = me.frame(FrameKind::Hello, peer, Vec::new());
-                if socket.write_all(&hello).await.is_ok() {
-                    tokio::select! {
-                        _ = shutdown.cancelled() => return,
-                        _ = drain(&mut socket, &outbox) => {}
+                match me.frame(FrameKind::Hello, peer, Vec::new()) {
+                    Ok(hello) => {
+                        if socket.write_all(&hello).await.is_ok() {
+                            tokio::select! {
+                                _ = shutdown.cancelled() => return,
+                                _ = drain(&mut socket, &outbox) => {}
+                            }
+                        }
                     }
+                    // Only while the peer is being removed: the cancel follows.
+                    Err(error) => tracing::debug!(%peer, %error, "no hello sent"),
                 }
                 tracing::debug!(%peer, "stream disconnected; reconnecting");
             }
@@ -282,13 +361,13 @@ mod tests {
 
     #[test]
     fn a_connection_must_start_with_a_members_hello() {
-        let members: BTreeSet<NodeId> = [1, 2, 3].map(NodeId).into();
+        let members = AcceptedPeers::new([1, 2, 3].map(NodeId));
         let mut peer = None;
         assert_eq!(
             accept_frame(
                 &frame(FrameKind::Message, 2, 1, 7),
                 &me(),
-                &members,
+                |id| members.contains(id),
                 &mut peer
             ),
             Err("no_hello")
@@ -297,7 +376,7 @@ mod tests {
             accept_frame(
                 &frame(FrameKind::Hello, 9, 1, 7),
                 &me(),
-                &members,
+                |id| members.contains(id),
                 &mut peer
             ),
             Err("unknown_sender")
@@ -306,7 +385,7 @@ mod tests {
             accept_frame(
                 &frame(FrameKind::Hello, 2, 3, 7),
                 &me(),
-                &members,
+                |id| members.contains(id),
                 &mut peer
             ),
             Err("wrong_receiver")
@@ -315,7 +394,7 @@ mod tests {
             accept_frame(
                 &frame(FrameKind::Hello, 2, 1, 8),
                 &me(),
-                &members,
+                |id| members.contains(id),
                 &mut peer
             ),
             Err("wrong_protocol")
@@ -324,7 +403,7 @@ mod tests {
             accept_frame(
                 &frame(FrameKind::Hello, 2, 1, 7),
                 &me(),
-                &members,
+                |id| members.contains(id),
                 &mut peer
             ),
             Ok(None)
@@ -333,7 +412,7 @@ mod tests {
             accept_frame(
                 &frame(FrameKind::Message, 2, 1, 7),
                 &me(),
-                &members,
+                |id| members.contains(id),
                 &mut peer
             ),
             Ok(Some(NodeId(2)))
@@ -342,10 +421,21 @@ mod tests {
             accept_frame(
                 &frame(FrameKind::Message, 3, 1, 7),
                 &me(),
-                &members,
+                |id| members.contains(id),
                 &mut peer
             ),
             Err("sender_mismatch")
+        );
+        members.remove(NodeId(2));
+        assert_eq!(
+            accept_frame(
+                &frame(FrameKind::Message, 2, 1, 7),
+                &me(),
+                |id| members.contains(id),
+                &mut peer
+            ),
+            Err("unknown_sender"),
+            "a peer removed after its hello is no longer heard"
         );
     }
 }

@@ -130,7 +130,11 @@ impl Cluster {
                     }
                 }
                 Effect::Reply { request, reply } => self.replies[k].push((request, reply)),
-                Effect::Persist { .. } | Effect::SetTimer { .. } | Effect::CancelTimer { .. } => {}
+                Effect::Persist { .. }
+                | Effect::SetTimer { .. }
+                | Effect::CancelTimer { .. }
+                | Effect::AddPeer { .. }
+                | Effect::RemovePeer { .. } => {}
             }
         }
     }

@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use skein_core::protocol::apply_write;
 use skein_core::{
-    Boot, Context, Effect, Input, NodeId, Protocol, RequestId, StorageWrite, TimerId,
+    Boot, Context, Effect, Input, NodeId, PeerAddress, Protocol, RequestId, StorageWrite, TimerId,
 };
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
@@ -156,6 +156,7 @@ impl Cluster {
         let mut rng = ChaCha8Rng::seed_from_u64(self.rng.random());
         let raft = Raft::boot(Boot {
             id,
+            address: &PeerAddress(format!("sim:{}", id.0)),
             members: &self.members,
             config: &slot.config,
             persisted: &slot.durable,
@@ -223,6 +224,9 @@ impl Cluster {
         match effect {
             Effect::Send { to, message, .. } => self.send(id, to, message),
             Effect::Broadcast { .. } => panic!("raft does not broadcast"),
+            Effect::AddPeer { .. } | Effect::RemovePeer { .. } => {
+                panic!("raft does not change the driver's peer set")
+            }
             Effect::Persist { token, write } => {
                 let incarnation = self.slots[&id].incarnation;
                 self.slots

@@ -5,7 +5,7 @@ use crate::{Message, Raft, RaftConfig, Reply};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use skein_core::{
-    Boot, Context, Effect, Input, NodeId, Protocol, RequestId, StorageWrite, TimerId,
+    Boot, Context, Effect, Input, NodeId, PeerAddress, Protocol, RequestId, StorageWrite, TimerId,
 };
 use std::time::Duration;
 
@@ -29,6 +29,7 @@ pub fn boot(id: u16, members: &[u16], persisted: &[Vec<u8>], config: &RaftConfig
     let mut rng = ChaCha8Rng::seed_from_u64(u64::from(id));
     Raft::boot(Boot {
         id: NodeId(id),
+        address: &PeerAddress(format!("sim:{id}")),
         members: &members,
         config,
         persisted,
@@ -56,6 +57,9 @@ pub fn convert(effects: Vec<Effect<Raft>>) -> Vec<Fx> {
         .map(|e| match e {
             Effect::Send { to, message, .. } => Fx::Send(to.0, message),
             Effect::Broadcast { .. } => panic!("raft sends to each peer"),
+            Effect::AddPeer { .. } | Effect::RemovePeer { .. } => {
+                panic!("raft does not change the driver's peer set")
+            }
             Effect::Persist { token, write } => match write {
                 StorageWrite::Append(b) => Fx::Append(token, Record::decode(&b).unwrap()),
                 StorageWrite::Replace(b) => Fx::Replace(token, Record::decode(&b).unwrap()),

@@ -144,6 +144,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         Register::boot(Boot {
             id: NodeId(id),
+            address: &skein_core::PeerAddress(format!("sim:{id}")),
             members: &MEMBERS,
             config: &RegisterConfig::default(),
             persisted: &[],

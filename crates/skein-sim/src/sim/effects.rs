@@ -8,7 +8,7 @@ use crate::event::EventKind;
 use crate::net::SendPlan;
 use crate::time::to_us;
 use crate::workload::Workload;
-use skein_core::{Channel, Context, Effect, Input, NodeId, Protocol};
+use skein_core::{Channel, Context, Effect, Input, NodeId, PeerAddress, Protocol};
 use std::time::Duration;
 
 impl<P: Protocol, W: Workload<P>> Simulation<'_, P, W> {
@@ -36,7 +36,13 @@ impl<P: Protocol, W: Workload<P>> Simulation<'_, P, W> {
                 to,
                 channel,
                 message,
-            } => self.send(inst, to, channel, message),
+            } => {
+                if self.peers[inst].binary_search(&to).is_err() {
+                    self.stats.drop("not-a-peer");
+                    return;
+                }
+                self.send(inst, to, channel, message)
+            }
             Effect::Broadcast { channel, message } => {
                 let peers = self.peers[inst].len();
                 for k in 0..peers {
@@ -84,6 +90,44 @@ impl<P: Protocol, W: Workload<P>> Simulation<'_, P, W> {
             Effect::CancelTimer { timer } => {
                 self.instances[inst].timers.remove(&timer);
             }
+            Effect::AddPeer { id, address } => self.add_peer(inst, id, &address),
+            Effect::RemovePeer { id } => self.remove_peer(inst, id),
+        }
+    }
+
+    /// Routing is by id, so the address is only recorded in the trace.
+    fn add_peer(&mut self, inst: usize, id: NodeId, address: &PeerAddress) {
+        let me = self.instances[inst].id;
+        self.tracer.record(
+            self.stats.events,
+            self.now_us,
+            "add-peer",
+            Some(me),
+            Some(id),
+            &address.0,
+        );
+        let peers = &mut self.peers[inst];
+        if id == me {
+            return self.stats.drop("add-self-as-peer");
+        }
+        if let Err(at) = peers.binary_search(&id) {
+            peers.insert(at, id);
+        }
+        debug_assert!(peers.windows(2).all(|w| w[0] < w[1]), "peers stay sorted");
+    }
+
+    fn remove_peer(&mut self, inst: usize, id: NodeId) {
+        let me = self.instances[inst].id;
+        self.tracer.record(
+            self.stats.events,
+            self.now_us,
+            "remove-peer",
+            Some(me),
+            Some(id),
+            &(),
+        );
+        if let Ok(at) = self.peers[inst].binary_search(&id) {
+            self.peers[inst].remove(at);
         }
     }
 

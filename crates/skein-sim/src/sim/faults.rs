@@ -8,7 +8,7 @@ use crate::fault::{FaultAction, NemesisView};
 use crate::time::{to_us, NodeClock};
 use crate::workload::Workload;
 use rand::Rng;
-use skein_core::{Boot, Input, NodeId, Protocol};
+use skein_core::{Boot, Input, NodeId, PeerAddress, Protocol};
 use std::time::Duration;
 
 /// The generic liveness check: some client operation succeeds after the faults stop.
@@ -97,8 +97,14 @@ impl<P: Protocol, W: Workload<P>> Simulation<'_, P, W> {
     pub(super) fn boot(&mut self, inst: usize) {
         let drift = self.instances[inst].clock.drift_ppm();
         self.instances[inst].clock = NodeClock::started_at(self.now_us, drift);
+        // The peer set is driver state: a restarted node starts again from
+        // every other member, as a restarted process does from `--peers`.
+        let id = self.instances[inst].id;
+        self.peers[inst] = self.members.iter().copied().filter(|&m| m != id).collect();
+        let address = sim_address(id);
         let core = P::boot(Boot {
-            id: self.instances[inst].id,
+            id,
+            address: &address,
             members: &self.members,
             config: &self.protocol_config,
             persisted: self.instances[inst].disk.records(),
@@ -206,4 +212,10 @@ impl<P: Protocol, W: Workload<P>> Simulation<'_, P, W> {
                 .push(CheckResult::new(check.name(), verdict));
         }
     }
+}
+
+/// The simulator's form of a [`PeerAddress`]: it routes by id, so the
+/// address only names the id.
+pub(crate) fn sim_address(id: NodeId) -> PeerAddress {
+    PeerAddress(format!("sim:{}", id.0))
 }

@@ -64,7 +64,8 @@ pub struct Simulation<'t, P: Protocol, W: Workload<P>> {
     members: Vec<NodeId>,
     /// For member `k` (id k+1), the instances carrying that id.
     routes: Vec<Vec<usize>>,
-    /// For each instance, every member but its own id.
+    /// For each instance, its current peer set, ascending: every member but
+    /// its own id at boot, then changed by `AddPeer` / `RemovePeer`.
     peers: Vec<Vec<NodeId>>,
     network: Network,
     effects: Vec<Effect<P>>,
