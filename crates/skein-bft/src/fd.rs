@@ -3,6 +3,7 @@
 //! the self-stabilizing datagram link.
 
 use crate::config::Params;
+use crate::pm::PmStatus;
 use crate::types::{ClientRequest, View};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -33,7 +34,8 @@ pub struct FdState {
 pub struct FdEnv<'a> {
     pub cv: &'a [View],
     pub allow: bool,
-    pub pm_ok: bool,
+    /// Own PM status (`vcm[i].status`).
+    pub pm: PmStatus,
     /// `Rep.get_pend_reqs()`; None is the VIEW_CHANGE marker.
     pub pend_reqs: Option<Vec<ClientRequest>>,
 }
@@ -90,7 +92,20 @@ impl FdState {
             self.reset();
         }
         self.prim = np;
-        if env.allow && env.pm_ok {
+        // BFTLIST.md §2.3/§2.4: the spec runs these steps only while
+        // `PM.no_view_change()`, i.e. status OK. NO_SERVICE is sticky while
+        // ≥ Q3 entries report it (§2.3 step 2), and it is meant to lead on to
+        // V_CHANGE once Q2 processors need a change. A node in NO_SERVICE
+        // with a frozen FD never suspects and never learns its peers' new
+        // suspicion bits, so after a transient fault (or with a Byzantine
+        // node among them) Q3 processors stuck in NO_SERVICE with fewer than
+        // Q2 frozen suspicions hold each other there for good: the
+        // three-phase protocol is stopped and no view change ever comes.
+        // The FD therefore keeps running under NO_SERVICE (a primary that is
+        // stalled makes no progress, so it is suspected and replaced, which
+        // is what NO_SERVICE asks for); only V_CHANGE, where the change is
+        // already demanded, freezes it.
+        if env.allow && env.pm != PmStatus::VChange {
             if self.prim == View::V(j) {
                 // BFTLIST.md §2.4 reads the VIEW_CHANGE marker as "nothing
                 // pending", i.e. progress at every token: a node waiting for a
@@ -180,7 +195,7 @@ mod tests {
         let env = FdEnv {
             cv: &cv,
             allow: true,
-            pm_ok: true,
+            pm: PmStatus::Ok,
             pend_reqs: Some(vec![]),
         };
         let mut fd = FdState::new(6);

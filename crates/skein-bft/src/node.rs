@@ -245,7 +245,7 @@ impl BftNode {
                 let env = FdEnv {
                     cv: &cv,
                     allow: self.st.ve.allow_service(&p),
-                    pm_ok: self.st.pm.no_view_change(p.me),
+                    pm: self.st.pm.vcm[p.me].status,
                     pend_reqs: self.get_pend_reqs(),
                 };
                 self.st.fd.on_token(&p, j, m.susp, &env);
@@ -279,6 +279,13 @@ impl BftNode {
     /// executes. The intent is "the primary gets known requests executed", so
     /// the check uses `known_pend()` plus the client requests of own `reqq`:
     /// an element leaves this set only by executing (or being dropped).
+    ///
+    /// BFTLIST.md §2.2/§2.3: in NO_SERVICE the copies of the other
+    /// structures are frozen but for their states (§2.2 "Receive"), so
+    /// `known_pend()` no longer sees new requests; the FD, which keeps
+    /// running under NO_SERVICE (see `FdState::on_token`), then adds own
+    /// `pend`: the primary is stalled, and a request waiting here is one it
+    /// does not get executed.
     pub(crate) fn get_pend_reqs(&self) -> Option<Vec<ClientRequest>> {
         let rep = &self.st.rep;
         let own = &rep.rep[self.p.me];
@@ -286,9 +293,16 @@ impl BftNode {
             return None;
         }
         let mut out = rep.known_pend(&self.p);
-        for e in own.reqq.iter().filter(|e| !e.req.creq.is_dummy()) {
-            if !out.contains(&e.req.creq) {
-                out.push(e.req.creq.clone());
+        let no_service = self.st.pm.vcm[self.p.me].status == crate::pm::PmStatus::NoService;
+        let extra = own
+            .reqq
+            .iter()
+            .map(|e| &e.req.creq)
+            .chain(own.pend.iter().filter(|_| no_service))
+            .filter(|c| !c.is_dummy());
+        for c in extra {
+            if !out.contains(c) {
+                out.push(c.clone());
             }
         }
         Some(out)

@@ -2,9 +2,10 @@
 //! states found by the skein-sim sweep (`--faults all`) in which correct
 //! replicas stayed stuck after the faults stopped.
 
-use super::harness::config;
+use super::harness::{config, Cluster};
 use crate::config::Params;
 use crate::fd::{FdEnv, FdState};
+use crate::pm::PmStatus;
 use crate::rep::{Env, RepState, ReqEntry};
 use crate::types::{ClientRequest, Op, Phases, Request, View};
 use std::collections::BTreeSet;
@@ -116,7 +117,7 @@ fn a_view_change_never_installed_is_suspected() {
     let waiting = FdEnv {
         cv: &cv,
         allow: true,
-        pm_ok: true,
+        pm: PmStatus::Ok,
         pend_reqs: None,
     };
     for _ in 0..=p.cnt_threshold + 1 {
@@ -134,4 +135,69 @@ fn a_view_change_never_installed_is_suspected() {
     fd.on_token(&p, 0, false, &installed);
     assert_eq!(fd.cnt, 0);
     assert!(!fd.susp[1]);
+}
+
+/// Sim seeds 73, 74, 120: after partitions, crashes and corruption, Q3
+/// processors were left in NO_SERVICE with their failure detectors reset
+/// (no suspicion). NO_SERVICE is kept while ≥ Q3 entries report it, and the
+/// spec's FD does nothing outside status OK, so those nodes never suspected
+/// the primary, Q2 suspicions were out of reach, and with the three-phase
+/// protocol stopped at Q3 nodes nothing executed ever again. Running the FD
+/// is not enough when the request came after the fault: NO_SERVICE nodes
+/// keep frozen copies of the others' `pend`, so they must count their own.
+#[test]
+fn q3_nodes_stuck_in_no_service_still_lead_to_progress() {
+    let mut c = Cluster::new(6, config(), 7);
+    assert!(c.run_until(200, |c| c.stable_view() == Some(View::V(0))));
+    c.submit(0, 1, Op::Append(1));
+    assert!(c.run_until(100, |c| c.all_correct_have(&[1])));
+    // The transient fault: three correct followers in NO_SERVICE (and seen
+    // so by each other), FD reset; held until the messages in flight
+    // before it are delivered.
+    for _ in 0..5 {
+        for k in 1..=3 {
+            let st = c.nodes[k].state_mut();
+            for j in 1..=3 {
+                st.pm.vcm[j].status = PmStatus::NoService;
+            }
+            st.fd.reset();
+        }
+        c.run_ticks(1);
+    }
+    c.submit(0, 2, Op::Append(2));
+    let ok = c.run_until(1500, |c| c.all_correct_have(&[1, 2]));
+    assert!(
+        ok,
+        "views {:?} pm {:?} lists {:?}",
+        (0..6).map(|k| c.view(k)).collect::<Vec<_>>(),
+        (0..6)
+            .map(|k| c.nodes[k].state().pm.vcm[k].status)
+            .collect::<Vec<_>>(),
+        (0..6).map(|k| c.list(k).to_vec()).collect::<Vec<_>>()
+    );
+    c.check_safety().unwrap();
+}
+
+/// The FD of a node in NO_SERVICE still counts the primary's lack of
+/// progress (and V_CHANGE still freezes it).
+#[test]
+fn the_fd_runs_under_no_service() {
+    let p = Params::new(6, 1, &config());
+    let cv = vec![View::V(0); 6];
+    let stalled = |pm| FdEnv {
+        cv: &cv,
+        allow: true,
+        pm,
+        pend_reqs: Some(vec![creq(1)]),
+    };
+    let mut fd = FdState::new(6);
+    for _ in 0..=p.cnt_threshold + 1 {
+        fd.on_token(&p, 0, false, &stalled(PmStatus::NoService));
+    }
+    assert!(fd.susp[1], "cnt {}", fd.cnt);
+    let mut fd = FdState::new(6);
+    for _ in 0..=p.cnt_threshold + 1 {
+        fd.on_token(&p, 0, false, &stalled(PmStatus::VChange));
+    }
+    assert!(!fd.susp[1] && fd.cnt == 0);
 }
