@@ -41,10 +41,10 @@ pub fn svg(report: &Report) -> String {
     );
     let _ = writeln!(
         out,
-        r##"<text x="{MARGIN_LEFT}" y="34" fill="#666">{}</text>"##,
-        escape(&report.command)
+        r##"<text x="{MARGIN_LEFT}" y="34" fill="#666" font-size="11">{}</text>"##,
+        escape(&fit(&report.command, SUBTITLE_CHARS_MAX))
     );
-    let w = &report.windows;
+    let w = plotted_windows(&report.windows);
     let x: Vec<f64> = w.iter().map(|w| w.end_secs).collect();
     let rate = |w: &WindowReport, i: usize| {
         let start = if i == 0 { 0.0 } else { x[i - 1] };
@@ -145,6 +145,30 @@ fn panel(out: &mut String, top: f64, title: &str, x: &[f64], series: &[Series]) 
 }
 
 /// A compact axis label: `12.5`, `1200`, `35k`.
+/// Characters of the command line that fit beside the margins at 11 px
+/// (the full command is in the text and JSON reports).
+const SUBTITLE_CHARS_MAX: usize = 115;
+/// A last window shorter than this holds too few requests for its rate and
+/// percentiles to mean anything; it stays in the reports, not in the plot.
+const LAST_WINDOW_SECS_MIN: f64 = 0.5;
+
+fn plotted_windows(windows: &[WindowReport]) -> &[WindowReport] {
+    match windows {
+        [.., before, last] if last.end_secs - before.end_secs < LAST_WINDOW_SECS_MIN => {
+            &windows[..windows.len() - 1]
+        }
+        _ => windows,
+    }
+}
+
+fn fit(text: &str, chars_max: usize) -> String {
+    if text.chars().count() <= chars_max {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(chars_max.saturating_sub(1)).collect();
+    kept + "…"
+}
+
 fn short(value: f64) -> String {
     if value >= 10_000.0 {
         format!("{:.0}k", value / 1e3)
@@ -206,6 +230,22 @@ mod tests {
             let closes = svg.matches("/>").count() + svg.matches("</").count() * 2;
             assert_eq!(opens, closes, "{svg}");
         }
+    }
+
+    #[test]
+    fn a_short_last_window_is_left_out_and_long_commands_fit() {
+        let mut r = report(3);
+        let mut tail = r.windows[2].clone();
+        tail.end_secs = r.windows[2].end_secs + 0.01;
+        r.windows.push(tail);
+        assert_eq!(plotted_windows(&r.windows).len(), 3);
+        assert_eq!(
+            plotted_windows(&r.windows[..3]).len(),
+            3,
+            "full windows stay"
+        );
+        assert_eq!(fit("abcdef", 4), "abc…");
+        assert_eq!(fit("abc", 4), "abc");
     }
 
     #[test]
