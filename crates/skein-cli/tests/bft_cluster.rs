@@ -133,6 +133,28 @@ fn bftlist_survives_an_unresponsive_primary_and_a_corrupted_replica() {
         s["view"].as_u64().is_some_and(|v| v != 0) && s["allow_service"] == true
     });
     let during = cluster.append_all(6..=10);
+    // The metrics tell the same story (sampled every 250 ms).
+    let metrics_url = format!("http://127.0.0.1:{}/metrics", cluster.api_base - 1000 + 2);
+    let deadline = std::time::Instant::now() + CONVERGE_WITHIN;
+    loop {
+        let http = client(Duration::from_secs(2));
+        let text = block_on(async { http.get(&metrics_url).send().await.ok()?.text().await.ok() })
+            .unwrap_or_default();
+        let view_changed = text
+            .lines()
+            .any(|l| l.starts_with("skein_bft_view ") && !l.ends_with(" 0") && !l.ends_with(" -1"));
+        let counted = text
+            .lines()
+            .any(|l| l.starts_with("skein_bft_view_changes_seen_total ") && !l.ends_with(" 0"));
+        if view_changed && counted {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "node 2's metrics never showed the view change:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     println!(
         "view change after UNRESPONSIVE primary: {changed:?}; append latency before {before:?}, after {during:?}"
     );

@@ -407,6 +407,7 @@ struct BftDoc;
 pub fn api() -> ServiceApi {
     ServiceApi {
         routes: |core| {
+            super::bft_metrics::spawn_sampler(core.clone());
             Router::new()
                 .route("/api/v1/list/requests", post(submit))
                 .route("/api/v1/list", get(show))

@@ -1,41 +1,28 @@
 //! etcd-style Raft metrics, sampled from the core's status.
 //!
-//! A task started with the service's routes asks the core loop for its
-//! status every [`SAMPLE_INTERVAL`] and publishes it through the node's
-//! [`ServiceSamples`](crate::metrics::ServiceSamples). It ends when the
-//! core loop stops. Leader changes are counted between samples, so two
-//! changes within one interval count as at most one.
+//! Published by [`super::sampler`] from the core's status. Leader changes
+//! are counted between samples, so two changes within one interval count as
+//! at most one.
 
 use crate::service_api::CoreHandle;
 use serde_json::Value;
-use std::time::Duration;
 
-pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(250);
-
-/// Starts the sampler if a tokio runtime is running (it is when a node serves its API).
-pub fn spawn_sampler(core: CoreHandle) {
-    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-        runtime.spawn(sample(core));
-    }
+/// What the sampler remembers between samples.
+#[derive(Default)]
+pub struct LeaderChanges {
+    leader: Option<u64>,
+    seen: u64,
 }
 
-async fn sample(core: CoreHandle) {
-    let mut ticks = tokio::time::interval(SAMPLE_INTERVAL);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut leader: Option<u64> = None;
-    let mut leader_changes = 0u64;
-    loop {
-        ticks.tick().await;
-        let Ok(status) = core.status().await else {
-            return; // the node is stopping
-        };
+pub fn spawn_sampler(core: CoreHandle) {
+    super::sampler::spawn(core, |core, status, memory: &mut LeaderChanges| {
         let now = status["leader"].as_u64();
-        if now.is_some() && now != leader {
-            leader_changes += 1;
+        if now.is_some() && now != memory.leader {
+            memory.seen += 1;
         }
-        leader = now.or(leader);
-        publish(&core, &status, leader_changes);
-    }
+        memory.leader = now.or(memory.leader);
+        publish(core, status, memory.seen);
+    });
 }
 
 fn publish(core: &CoreHandle, status: &Value, leader_changes: u64) {
