@@ -223,7 +223,7 @@ fn sweep(opts: &RunOptions, seeds: Range<u64>) -> anyhow::Result<bool> {
         rate(events, real)
     );
     for f in &summary.failures {
-        println!("FAIL seed {}: {}\n  {}", f.seed, f.reason, f.replay);
+        println!("FAIL {f}");
     }
     Ok(summary.failures.is_empty())
 }

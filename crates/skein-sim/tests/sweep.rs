@@ -18,18 +18,9 @@ fn options(service: &str, steps: u64, faults: &str, bug: Option<&str>) -> RunOpt
 }
 
 fn assert_all_pass(summary: &SweepSummary) {
-    let lines: Vec<String> = summary
-        .failures
-        .iter()
-        .map(|f| format!("seed {}: {}\n  {}", f.seed, f.reason, f.replay))
-        .collect();
-    assert!(
-        lines.is_empty(),
-        "{} of {} seeds failed:\n{}",
-        lines.len(),
-        summary.seeds_run,
-        lines.join("\n")
-    );
+    if let Some(report) = summary.failure_report() {
+        panic!("{report}");
+    }
 }
 
 /// Reads back the flags of a printed replay command, as `skein sim` would.

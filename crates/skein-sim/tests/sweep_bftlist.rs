@@ -28,18 +28,9 @@ fn behaviour_of(seed: u64) -> ByzantineBehaviour {
 }
 
 fn assert_all_pass(summary: &SweepSummary) {
-    let lines: Vec<String> = summary
-        .failures
-        .iter()
-        .map(|f| format!("seed {}: {}\n  {}", f.seed, f.reason, f.replay))
-        .collect();
-    assert!(
-        lines.is_empty(),
-        "{} of {} seeds failed:\n{}",
-        lines.len(),
-        summary.seeds_run,
-        lines.join("\n")
-    );
+    if let Some(report) = summary.failure_report() {
+        panic!("{report}");
+    }
 }
 
 fn verdict(r: &skein_sim::RunReport, name_start: &str) -> Verdict {

@@ -20,18 +20,9 @@ fn options(steps: u64, faults: &str) -> RunOptions {
 }
 
 fn assert_all_pass(summary: &SweepSummary) {
-    let lines: Vec<String> = summary
-        .failures
-        .iter()
-        .map(|f| format!("seed {}: {}\n  {}", f.seed, f.reason, f.replay))
-        .collect();
-    assert!(
-        lines.is_empty(),
-        "{} of {} seeds failed:\n{}",
-        lines.len(),
-        summary.seeds_run,
-        lines.join("\n")
-    );
+    if let Some(report) = summary.failure_report() {
+        panic!("{report}");
+    }
 }
 
 /// CI: 16 seeds of 15,000 events (~8 virtual seconds each, about 0.2 s in

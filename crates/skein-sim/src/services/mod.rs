@@ -90,6 +90,29 @@ pub struct SweepFailure {
     pub replay: String,
 }
 
+impl std::fmt::Display for SweepFailure {
+    /// `seed N: reason` and, indented below it, the command that replays it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "seed {}: {}\n  {}", self.seed, self.reason, self.replay)
+    }
+}
+
+impl SweepSummary {
+    /// Every failing seed with its replay command; `None` when all passed.
+    pub fn failure_report(&self) -> Option<String> {
+        if self.failures.is_empty() {
+            return None;
+        }
+        let lines: Vec<String> = self.failures.iter().map(ToString::to_string).collect();
+        Some(format!(
+            "{} of {} seeds failed:\n{}",
+            lines.len(),
+            self.seeds_run,
+            lines.join("\n")
+        ))
+    }
+}
+
 /// Runs every seed of `seeds`, calling `each` after each one.
 pub fn sweep(
     opts: &RunOptions,
