@@ -173,12 +173,8 @@ mod tests {
             let overrides = NodeOverrides {
                 id: Some(id),
                 peers: Some(vec!["1".into(), "2".into(), "3".into()]),
-                metrics_base: Some(bases.metrics),
-                api_base: Some(bases.api),
-                stream_base: Some(bases.stream),
-                datagram_base: Some(bases.datagram),
                 data_dir: Some(data.path().join(id.to_string())),
-                ..Default::default()
+                ..NodeOverrides::on_ports(bases)
             };
             let settings = NodeSettings::resolve(overrides, Default::default()).unwrap();
             tokio::spawn(super::service().run(settings, shutdown.clone()));

@@ -66,6 +66,18 @@ pub struct NodeOverrides {
 }
 
 impl NodeOverrides {
+    /// Only the four port bases: the start of a struct literal for nodes that
+    /// share one machine (`NodeOverrides { id: Some(1), ..NodeOverrides::on_ports(bases) }`).
+    pub fn on_ports(bases: PortBases) -> Self {
+        Self {
+            metrics_base: Some(bases.metrics),
+            api_base: Some(bases.api),
+            stream_base: Some(bases.stream),
+            datagram_base: Some(bases.datagram),
+            ..Self::default()
+        }
+    }
+
     /// Reads a TOML file. Node settings are top-level keys; the service's own
     /// settings live in a table named after it (`[heartbeat]`), returned apart.
     pub fn from_toml(path: &Path) -> Result<(Self, toml::Table), ConfigError> {

@@ -23,13 +23,9 @@ async fn start(port_offset: u16) -> Node {
     let overrides = NodeOverrides {
         id: Some(1),
         peers: Some(vec!["2".into()]),
-        metrics_base: Some(bases.metrics),
-        api_base: Some(bases.api),
-        stream_base: Some(bases.stream),
-        datagram_base: Some(bases.datagram),
         data_dir: Some(data.path().to_path_buf()),
         request_timeout_ms: Some(1000),
-        ..Default::default()
+        ..NodeOverrides::on_ports(bases)
     };
     let settings = NodeSettings::resolve(overrides, Default::default()).unwrap();
     let shutdown = CancellationToken::new();

@@ -23,14 +23,10 @@ fn settings(id: u16, bases: PortBases, data: &Path, secret: Option<&str>) -> Nod
         id: Some(id),
         // Node 3 is a member that never starts: the outsider claims its id.
         peers: Some(vec!["1".into(), "2".into(), "3".into()]),
-        metrics_base: Some(bases.metrics),
-        api_base: Some(bases.api),
-        stream_base: Some(bases.stream),
-        datagram_base: Some(bases.datagram),
         data_dir: Some(data.join(id.to_string())),
         peer_timeout_ms: Some(600),
         cluster_secret: secret.map(str::to_string),
-        ..Default::default()
+        ..NodeOverrides::on_ports(bases)
     };
     NodeSettings::resolve(overrides, Default::default()).unwrap()
 }

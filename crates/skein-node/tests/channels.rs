@@ -10,13 +10,9 @@ fn settings(id: u16, bases: PortBases, data: &Path) -> NodeSettings {
     let overrides = NodeOverrides {
         id: Some(id),
         peers: Some(vec!["1".into(), "2".into()]),
-        metrics_base: Some(bases.metrics),
-        api_base: Some(bases.api),
-        stream_base: Some(bases.stream),
-        datagram_base: Some(bases.datagram),
         data_dir: Some(data.join(id.to_string())),
         peer_timeout_ms: Some(600),
-        ..Default::default()
+        ..NodeOverrides::on_ports(bases)
     };
     NodeSettings::resolve(overrides, Default::default()).unwrap()
 }

@@ -106,14 +106,10 @@ fn settings(id: u16, peers: &[&str], bases: PortBases, data: &Path) -> NodeSetti
         id: Some(id),
         service: Some("intro".into()),
         peers: Some(peers.iter().map(|p| p.to_string()).collect()),
-        metrics_base: Some(bases.metrics),
-        api_base: Some(bases.api),
-        stream_base: Some(bases.stream),
-        datagram_base: Some(bases.datagram),
         data_dir: Some(data.join(id.to_string())),
         peer_timeout_ms: Some(600),
         cluster_secret: Some(SECRET.into()),
-        ..Default::default()
+        ..NodeOverrides::on_ports(bases)
     };
     NodeSettings::resolve(overrides, Default::default()).unwrap()
 }
