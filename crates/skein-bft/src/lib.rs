@@ -42,6 +42,7 @@ pub mod corrupt;
 pub mod edfd;
 pub mod fd;
 pub mod hash;
+mod labels;
 pub mod machine;
 pub mod message;
 pub mod node;

@@ -383,6 +383,10 @@ impl Protocol for BftNode {
         true
     }
 
+    fn message_kind(message: &BftMessage) -> &'static str {
+        message.kind()
+    }
+
     fn arbitrary_message(rng: &mut dyn rand::RngCore) -> Option<BftMessage> {
         Some(crate::corrupt::arbitrary_message(rng))
     }

@@ -87,6 +87,14 @@ pub trait Protocol: Sized + 'static {
         false
     }
 
+    /// A short, fixed label for a message's kind (`module.type`), by which
+    /// the runtime counts messages and bytes per kind. Must come from a small
+    /// fixed set: it becomes a metric label.
+    fn message_kind(message: &Self::Message) -> &'static str {
+        let _ = message;
+        "message"
+    }
+
     /// A random well-formed message, for the generic Byzantine behaviour that
     /// sends random valid messages. `None` means the protocol offers none.
     fn arbitrary_message(rng: &mut dyn RngCore) -> Option<Self::Message> {

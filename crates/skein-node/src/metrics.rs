@@ -2,6 +2,8 @@
 //!
 //! Names follow Prometheus conventions; counters gain `_total` when encoded.
 
+use crate::message_metrics::MessageKinds;
+use crate::service_histograms::ServiceHistograms;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
@@ -60,6 +62,10 @@ pub struct NodeMetrics {
     pub uptime_seconds: Gauge,
     /// Metrics a service publishes under its own names once it runs.
     pub service: ServiceSamples,
+    /// Latency histograms a service names itself.
+    pub service_histograms: ServiceHistograms,
+    /// Protocol traffic by message kind.
+    pub kinds: MessageKinds,
 }
 
 /// One value a service publishes, e.g. `skein_raft_term`.
@@ -165,6 +171,8 @@ impl NodeMetrics {
             persisted_bytes: Counter::default(),
             uptime_seconds: Gauge::default(),
             service: ServiceSamples::default(),
+            service_histograms: ServiceHistograms::default(),
+            kinds: MessageKinds::default(),
             registry: Arc::new(Registry::default()),
         };
         registry.register(
@@ -223,6 +231,8 @@ impl NodeMetrics {
             metrics.uptime_seconds.clone(),
         );
         registry.register_collector(Box::new(metrics.service.clone()));
+        registry.register_collector(Box::new(metrics.service_histograms.clone()));
+        metrics.kinds.register(&mut registry);
         Self {
             registry: Arc::new(registry),
             ..metrics
@@ -239,6 +249,14 @@ impl NodeMetrics {
         self.messages_received
             .get_or_create(&peer_channel(peer, channel))
             .inc();
+    }
+
+    pub fn sent_kind(&self, kind: &'static str, bytes: usize, copies: usize) {
+        self.kinds.sent(kind, bytes, copies);
+    }
+
+    pub fn received_kind(&self, kind: &'static str, bytes: usize) {
+        self.kinds.received(kind, bytes);
     }
 
     pub fn dropped(&self, peer: NodeId, channel: Channel) {

@@ -3,32 +3,72 @@
 //! View changes are counted between samples (every 250 ms), so two changes
 //! within one interval count as one; the core's own counters (executed,
 //! repairs, flushes, resets) are exact.
+//!
+//! Convergence (`skein_bft_convergence_seconds`) runs from the first sample
+//! at which this replica is unsettled — no established view, service not
+//! allowed, a new view or a view-establishment reset — to the first sample
+//! at which it serves in an established view again. Its resolution is the
+//! sample interval: a change that starts and settles between two samples is
+//! recorded as one interval, an upper bound.
 
+use super::sampler::SAMPLE_INTERVAL;
 use crate::service_api::CoreHandle;
 use serde_json::Value;
+use std::time::{Duration, Instant};
 
-/// The view seen at the last sample and the changes counted so far.
+const CONVERGENCE: &str = "skein_bft_convergence_seconds";
+const CONVERGENCE_HELP: &str = "Time from a view change or view-establishment reset (or a start without an established view) until this replica serves in an established view again; resolution 250 ms";
+
+/// What the last samples showed: the view, the changes counted so far, and
+/// since when this replica has been unsettled.
 #[derive(Default)]
 pub struct ViewChanges {
     view: Option<u64>,
+    resets: Option<u64>,
     seen: u64,
+    unsettled_since: Option<Instant>,
 }
 
 pub fn spawn_sampler(core: CoreHandle) {
     super::sampler::spawn(core, |core, status, memory: &mut ViewChanges| {
-        observe(status, memory);
+        if let Some(took) = observe(status, memory, Instant::now()) {
+            core.metrics().service_histograms.observe_seconds(
+                CONVERGENCE,
+                CONVERGENCE_HELP,
+                took.as_secs_f64(),
+            );
+        }
         publish(core, status, memory.seen);
     });
 }
 
-fn observe(status: &Value, memory: &mut ViewChanges) {
-    let now = status["view"].as_u64();
-    if let (Some(before), Some(now)) = (memory.view, now) {
-        if before != now {
-            memory.seen += 1;
-        }
+/// Updates `memory` with one sample taken `now`; returns how long the
+/// replica took to converge if it settled at this sample.
+fn observe(status: &Value, memory: &mut ViewChanges, now: Instant) -> Option<Duration> {
+    let view = status["view"].as_u64();
+    let resets = status["counters"]["ve_resets"].as_u64();
+    let changed_view =
+        matches!((memory.view, view), (Some(before), Some(after)) if before != after);
+    if changed_view {
+        memory.seen += 1;
     }
-    memory.view = now.or(memory.view);
+    let reset = matches!((memory.resets, resets), (Some(before), Some(after)) if after > before);
+    memory.view = view.or(memory.view);
+    memory.resets = resets.or(memory.resets);
+    let settled = view.is_some() && status["allow_service"] == true;
+    if !settled || changed_view || reset {
+        // A change seen only now began at most one interval ago.
+        memory
+            .unsettled_since
+            .get_or_insert(now.checked_sub(SAMPLE_INTERVAL).unwrap_or(now));
+    }
+    if settled {
+        return memory
+            .unsettled_since
+            .take()
+            .map(|since| now.saturating_duration_since(since));
+    }
+    None
 }
 
 fn publish(core: &CoreHandle, status: &Value, view_changes: u64) {
@@ -101,16 +141,52 @@ fn publish(core: &CoreHandle, status: &Value, view_changes: u64) {
 mod tests {
     use super::*;
     use crate::metrics::NodeMetrics;
+
+    fn sample(view: Option<u64>, allow: bool, resets: u64) -> Value {
+        serde_json::json!({"view": view, "allow_service": allow, "counters": {"ve_resets": resets}})
+    }
+
+    #[test]
+    fn convergence_runs_from_the_first_unsettled_sample_to_service_again() {
+        let mut memory = ViewChanges::default();
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        assert_eq!(observe(&sample(Some(0), true, 0), &mut memory, at(0)), None);
+        // The primary is replaced: no view, then view 1 without service, then service.
+        assert_eq!(
+            observe(&sample(None, false, 0), &mut memory, at(1000)),
+            None
+        );
+        assert_eq!(
+            observe(&sample(Some(1), false, 0), &mut memory, at(1250)),
+            None
+        );
+        let took = observe(&sample(Some(1), true, 0), &mut memory, at(2500)).unwrap();
+        // From one interval before the first unsettled sample (750 ms) to 2500 ms.
+        assert_eq!(took, Duration::from_millis(1750));
+        assert_eq!(
+            observe(&sample(Some(1), true, 0), &mut memory, at(2750)),
+            None
+        );
+        // A reset that settles between two samples counts as one interval.
+        let took = observe(&sample(Some(1), true, 1), &mut memory, at(3000)).unwrap();
+        assert_eq!(took, SAMPLE_INTERVAL);
+        // So does a view change seen only as a new view number.
+        let took = observe(&sample(Some(2), true, 1), &mut memory, at(3250)).unwrap();
+        assert_eq!(took, SAMPLE_INTERVAL);
+        assert_eq!(memory.seen, 2);
+    }
     use crate::service_api::NodeFacts;
     use skein_core::NodeId;
 
     #[test]
     fn a_view_change_is_counted_and_the_status_published() {
         let mut memory = ViewChanges::default();
+        let now = Instant::now();
         for view in [0, 0, 1, 1, 2] {
-            observe(&serde_json::json!({"view": view}), &mut memory);
+            observe(&serde_json::json!({"view": view}), &mut memory, now);
         }
-        observe(&serde_json::json!({"view": null}), &mut memory);
+        observe(&serde_json::json!({"view": null}), &mut memory, now);
         assert_eq!((memory.seen, memory.view), (2, Some(2)));
 
         let metrics = NodeMetrics::new(NodeId(2), "bftlist");
@@ -121,6 +197,7 @@ mod tests {
             allow_fault_injection: false,
             api_base: 4000,
             peer_hosts: Default::default(),
+            cluster_secret: None,
         };
         let core = CoreHandle::new(
             tx,
