@@ -10,11 +10,13 @@
 
 pub mod bench;
 pub mod cli;
+pub mod client_auth;
 pub mod cluster;
 pub mod http;
 pub mod kv_cmd;
 pub mod leader_http;
 pub mod list_cmd;
+pub mod list_target;
 pub mod node_cmd;
 pub mod raft_cmd;
 pub mod request_cmd;

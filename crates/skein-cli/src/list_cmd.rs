@@ -16,16 +16,19 @@
 //! (when their bounded logs no longer overlap) the shorter list must be a
 //! prefix of the longer one.
 
+pub use crate::list_target::Target;
+
 use crate::cli::UsageError;
-use crate::cluster::state::ClusterState;
-use crate::cluster::DEFAULT_DIR;
+use crate::client_auth::{Signer, SECRET_FILE};
 use crate::http::{block_on, client};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::Value;
-use skein_node::services::bft_http::{ExecutedBody, ListBody, SubmitBody};
+use skein_bft::Op;
+use skein_core::client_key::ClientKey;
+use skein_node::services::bft_bodies::op_name;
+use skein_node::services::bft_http::{ExecutedBody, ListBody, SubmitBody, CLIENT_KEY_SERVICE};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[derive(Args, Debug)]
@@ -48,91 +51,51 @@ pub enum ListCommand {
     Show,
     /// Check that the replicas' executed histories agree; exits 1 if not.
     Check,
-}
-
-/// Which replicas to talk to: `--api` URLs, or `--nodes` on loopback, or the cluster in `--dir`.
-#[derive(Args, Debug)]
-pub struct Target {
-    /// A replica's REST API (repeat for every replica of the cluster).
-    #[arg(long = "api", global = true)]
-    pub apis: Vec<String>,
-    /// Replicas 1..=N on 127.0.0.1 (API port 4000 + offset + id), instead of `--dir`.
-    #[arg(long, global = true)]
-    pub nodes: Option<u16>,
-    /// With `--nodes`: the cluster's port offset.
-    #[arg(long, default_value_t = 0, global = true)]
-    pub port_offset: u16,
-    /// The cluster directory of `skein cluster up` (its cluster.json lists the replicas).
-    #[arg(long, default_value = DEFAULT_DIR, env = "SKEIN_CLUSTER_DIR", global = true)]
-    pub dir: PathBuf,
-    /// Byzantine replicas tolerated [default: the largest f with n ≥ 5f+1].
-    #[arg(long, global = true)]
-    pub f: Option<usize>,
-    /// This client's id (0..clients_max of the cluster).
-    #[arg(long, default_value_t = 0, global = true)]
-    pub client: u32,
-    /// Give up after this many seconds.
-    #[arg(long, default_value_t = 20, global = true)]
-    pub timeout_secs: u64,
-}
-
-impl Target {
-    /// The replicas' API base URLs.
-    pub fn apis(&self) -> anyhow::Result<Vec<String>> {
-        if !self.apis.is_empty() {
-            return Ok(self
-                .apis
-                .iter()
-                .map(|a| a.trim_end_matches('/').to_string())
-                .collect());
-        }
-        if let Some(n) = self.nodes {
-            let bases = skein_node::PortBases::shifted(self.port_offset)
-                .map_err(|e| UsageError(e.to_string()))?;
-            return Ok((1..=n)
-                .map(|id| format!("http://127.0.0.1:{}", bases.api + id))
-                .collect());
-        }
-        let cluster = ClusterState::load(&self.dir).map_err(|e| {
-            UsageError(format!(
-                "{e:#}; or name the replicas with --api URL (repeated) or --nodes N"
-            ))
-        })?;
-        Ok(cluster.nodes.iter().map(|n| n.api.clone()).collect())
-    }
-
-    /// f: given, or the largest with n ≥ 5f+1 (BFTLIST.md §1).
-    pub fn f(&self, n: usize) -> usize {
-        self.f.unwrap_or(n.saturating_sub(1) / 5)
-    }
+    /// Print `--client`'s own key (needs the cluster secret): hand a client
+    /// only its key, and it can sign as itself and no other client.
+    Key,
 }
 
 pub fn run(args: ListArgs) -> anyhow::Result<()> {
     let apis = args.target.apis()?;
     let f = args.target.f(apis.len());
     let timeout = Duration::from_secs(args.target.timeout_secs.max(1));
-    let (op, value) = match args.command {
-        ListCommand::Append { value } => ("append", Some(value)),
-        ListCommand::Remove { value } => ("remove", Some(value)),
-        ListCommand::Read => ("read", None),
+    let op = match args.command {
+        ListCommand::Append { value } => Op::Append(value),
+        ListCommand::Remove { value } => Op::Remove(value),
+        ListCommand::Read => Op::Read,
         ListCommand::Show => return block_on(show(&apis, f, timeout)),
         ListCommand::Check => return block_on(check(&apis, f, timeout)),
+        ListCommand::Key => return print_key(&args.target),
     };
-    let body = SubmitBody {
-        client: args.target.client,
-        ts: now_micros(),
-        op: op.into(),
-        value,
-    };
+    let client = args.target.client;
+    let key = args.target.signer()?.key(CLIENT_KEY_SERVICE, client)?;
+    let body = SubmitBody::new(client, now_micros(), &op, key.as_ref());
     let (reply, agree) = block_on(submit(&apis, f, &body, timeout))?;
     let result = describe(reply.result.as_ref());
     println!(
-        "{op}{}: {result} at seq {} ({agree} of {} replicas agree; f = {f})",
-        value.map(|v| format!(" {v}")).unwrap_or_default(),
+        "{}{}: {result} at seq {} ({agree} of {} replicas agree; f = {f})",
+        op_name(&op),
+        body.value.map(|v| format!(" {v}")).unwrap_or_default(),
         reply.seq,
         apis.len()
     );
     Ok(())
+}
+
+fn print_key(target: &Target) -> anyhow::Result<()> {
+    match target.signer()? {
+        Signer::Secret(secret) => {
+            let key = ClientKey::derive(&secret, CLIENT_KEY_SERVICE, target.client);
+            println!("{}", key.to_hex());
+            Ok(())
+        }
+        _ => Err(UsageError(format!(
+            "no cluster secret: give --cluster-secret-file, or --dir of a cluster started with \
+             authentication (its {SECRET_FILE})"
+        ))
+        .into()),
+    }
 }
 
 fn now_micros() -> u64 {
@@ -431,6 +394,7 @@ async fn check(apis: &[String], f: usize, timeout: Duration) -> anyhow::Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster::DEFAULT_DIR;
 
     fn reply(seq: i64, result: Option<&str>) -> ExecutedBody {
         ExecutedBody {
@@ -459,6 +423,8 @@ mod tests {
             dir: DEFAULT_DIR.into(),
             f,
             client: 0,
+            client_key: None,
+            cluster_secret_file: None,
             timeout_secs: 1,
         };
         assert_eq!([5, 6, 10, 11, 12].map(|n| t(None).f(n)), [0, 1, 1, 2, 2]);

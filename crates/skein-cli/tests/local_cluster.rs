@@ -168,6 +168,8 @@ fn an_attached_cluster_stops_every_node_on_ctrl_c() {
         .args([
             "cluster",
             "up",
+            "--service",
+            "heartbeat",
             "--nodes",
             "2",
             "--fresh",

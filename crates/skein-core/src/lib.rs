@@ -13,6 +13,7 @@
 //!
 //! Start reading at [`protocol`], then [`heartbeat`] for a complete example.
 
+pub mod client_key;
 pub mod codec;
 pub mod envelope;
 pub mod heartbeat;

@@ -48,7 +48,7 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// The shared secret of one cluster. Its `Debug` never shows the bytes.
 #[derive(Clone, PartialEq, Eq)]
-pub struct ClusterSecret(Vec<u8>);
+pub struct ClusterSecret(pub(crate) Vec<u8>);
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("a cluster secret of {length} bytes is too short: use at least {SECRET_BYTES_MIN} (e.g. 32 random bytes, hex-encoded)")]

@@ -226,6 +226,10 @@ pub struct NodeSettings {
     pub cluster_secret: Option<skein_core::mac::ClusterSecret>,
     /// The `[service]` table of the config file, for the protocol's own settings.
     pub service_config: toml::Table,
+    /// Requests (the service's JSON form) fed to the core once, right after
+    /// it starts and before any peer or client is heard; a service's prepare
+    /// step adds them (bftlist: the state of `start_state_file`).
+    pub startup_requests: Vec<serde_json::Value>,
 }
 
 pub const LOG_LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
@@ -384,6 +388,7 @@ impl NodeSettings {
                 layers.cluster_secret_file.as_deref(),
             )?,
             service_config,
+            startup_requests: Vec::new(),
         })
     }
 

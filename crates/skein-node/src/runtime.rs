@@ -194,6 +194,7 @@ where
                 .iter()
                 .map(|p| (p.id, p.stream.ip()))
                 .collect(),
+            cluster_secret: settings.cluster_secret.clone(),
         },
     }
     .spawn(shutdown.clone());
@@ -227,6 +228,7 @@ where
         metrics,
         pending: BTreeMap::new(),
         next_request: 0,
+        startup_requests: settings.startup_requests.clone(),
         timers: BTreeMap::new(),
         effects: Vec::new(),
         frame_bytes_max: settings.frame_bytes_max,
@@ -291,6 +293,7 @@ struct Driver<P: Protocol> {
     metrics: NodeMetrics,
     pending: BTreeMap<RequestId, oneshot::Sender<Result<serde_json::Value, RequestError>>>,
     next_request: u64,
+    startup_requests: Vec<serde_json::Value>,
     timers: BTreeMap<TimerId, tokio::time::Instant>,
     effects: Vec<Effect<P>>,
     frame_bytes_max: usize,
@@ -302,6 +305,7 @@ where
 {
     async fn run(mut self, mut inbound: mpsc::Receiver<Inbound>, shutdown: CancellationToken) {
         self.step(Input::Start).await;
+        self.run_startup_requests().await;
         let mut ticks = tokio::time::interval(self.protocol.tick_interval());
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -338,6 +342,8 @@ where
                 self.peers.heard(frame.from, Instant::now());
                 match codec::decode::<P::Message>(&frame.payload, self.frame_bytes_max) {
                     Ok(message) => {
+                        self.metrics
+                            .received_kind(P::message_kind(&message), frame.payload.len());
                         self.step(Input::Message {
                             from: frame.from,
                             message,
@@ -382,6 +388,22 @@ where
         }
     }
 
+    /// Feeds the startup requests through the same path as API requests and
+    /// logs each reply: the core answers them within the step, before the
+    /// node hears anything else.
+    async fn run_startup_requests(&mut self) {
+        for body in std::mem::take(&mut self.startup_requests) {
+            let (reply, mut answer) = oneshot::channel();
+            self.handle(Inbound::Api(ApiCommand::Request { body, reply }))
+                .await;
+            match answer.try_recv() {
+                Ok(Ok(reply)) => tracing::info!(%reply, "startup request answered"),
+                Ok(Err(error)) => tracing::error!(?error, "startup request refused"),
+                Err(_) => tracing::warn!("startup request not answered at start"),
+            }
+        }
+    }
+
     fn housekeeping(&mut self) {
         // Callers that timed out are gone; forget them so the map stays bounded.
         self.pending.retain(|_, waiter| !waiter.is_closed());
@@ -416,12 +438,16 @@ where
                 message,
             } => {
                 if let Some(payload) = self.encode(&message, channel) {
+                    self.metrics
+                        .sent_kind(P::message_kind(&message), payload.len(), 1);
                     self.transmit(to, channel, payload);
                 }
             }
             Effect::Broadcast { channel, message } => {
                 if let Some(payload) = self.encode(&message, channel) {
                     let peers: Vec<NodeId> = self.peer_set.ids().collect();
+                    self.metrics
+                        .sent_kind(P::message_kind(&message), payload.len(), peers.len());
                     for to in peers {
                         self.transmit(to, channel, payload.clone());
                     }

@@ -123,6 +123,10 @@ pub struct BenchArgs {
     /// The nodes' REST APIs, comma-separated, instead of --dir.
     #[arg(long, value_delimiter = ',')]
     pub api: Vec<String>,
+    /// bftlist: the cluster secret, to sign each client's requests with its
+    /// own key [default: DIR/cluster.secret with --dir or --spawn].
+    #[arg(long)]
+    pub cluster_secret_file: Option<std::path::PathBuf>,
     /// Boot a fresh local cluster of N nodes in a temporary directory, run, and
     /// stop it again (also on error or Ctrl-C). Use with --port-offset.
     #[arg(long)]

@@ -65,7 +65,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             (args.plan(target.service)?, target, None)
         }
     };
-    let (recorder, stopped_by) = runtime.block_on(execute(&plan, &target.apis, &stop))?;
+    let (recorder, stopped_by) = runtime.block_on(execute(&plan, &target, &stop))?;
     drop(spawned);
     let settings = Settings {
         command,
@@ -110,11 +110,11 @@ async fn stop_on_signals(stop: Arc<AtomicBool>) -> anyhow::Result<()> {
 /// Runs the plan's workload; returns what was measured and why it ended.
 async fn execute(
     plan: &Plan,
-    apis: &[String],
+    target: &target::Target,
     stop: &Arc<AtomicBool>,
 ) -> anyhow::Result<(Recorder, String)> {
-    anyhow::ensure!(!apis.is_empty(), "the cluster lists no nodes");
-    let apis = apis.to_vec();
+    anyhow::ensure!(!target.apis.is_empty(), "the cluster lists no nodes");
+    let apis = target.apis.clone();
     match plan.service {
         Service::Raft => {
             let raft = |op, sequential| RaftWorkload {
@@ -132,7 +132,7 @@ async fn execute(
             Ok(drive(Arc::new(raft(plan.op, false)), plan, stop).await)
         }
         Service::Bftlist => {
-            let workload = BftListWorkload::new(apis, plan.op, plan.timeout);
+            let workload = BftListWorkload::new(apis, plan.op, plan.timeout, target.signer.clone());
             Ok(drive(Arc::new(workload), plan, stop).await)
         }
         Service::Heartbeat => {

@@ -3,6 +3,7 @@
 
 use super::args::{BenchArgs, Service};
 use crate::cli::UsageError;
+use crate::client_auth::{signer, Signer};
 use crate::cluster::state::ClusterState;
 use anyhow::Context;
 use std::path::PathBuf;
@@ -12,6 +13,8 @@ use std::process::{Command, Stdio};
 pub struct Target {
     pub apis: Vec<String>,
     pub service: Option<Service>,
+    /// How bftlist clients sign their requests.
+    pub signer: Signer,
 }
 
 /// `--api` if given, else the cluster in `--dir`.
@@ -32,9 +35,14 @@ pub fn resolve(args: &BenchArgs) -> anyhow::Result<Target> {
         return Ok(Target {
             apis,
             service: None,
+            signer: signer(0, None, args.cluster_secret_file.as_deref(), None)?,
         });
     }
-    from_dir(&args.dir)
+    let mut target = from_dir(&args.dir)?;
+    if args.cluster_secret_file.is_some() {
+        target.signer = signer(0, None, args.cluster_secret_file.as_deref(), None)?;
+    }
+    Ok(target)
 }
 
 fn from_dir(dir: &std::path::Path) -> anyhow::Result<Target> {
@@ -46,6 +54,7 @@ fn from_dir(dir: &std::path::Path) -> anyhow::Result<Target> {
     Ok(Target {
         apis: cluster.nodes.iter().map(|n| n.api.clone()).collect(),
         service: Service::from_name(&cluster.service),
+        signer: signer(0, None, None, Some(dir))?,
     })
 }
 

@@ -21,11 +21,12 @@ pub const NODES_MAX: u16 = 99;
 
 #[derive(Args, Debug)]
 pub struct UpArgs {
-    /// How many nodes, with ids 1..=N.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=NODES_MAX as i64))]
-    pub nodes: u16,
+    /// How many nodes, with ids 1..=N [default: the service's smallest
+    /// useful cluster — bftlist 6 (f = 1), raft 3, dht 16, gossip 20, others 4].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=NODES_MAX as i64))]
+    pub nodes: Option<u16>,
     /// The service every node runs (see `skein services`).
-    #[arg(long, default_value = "heartbeat", env = "SKEIN_SERVICE")]
+    #[arg(long, default_value = "bftlist", env = "SKEIN_SERVICE")]
     pub service: String,
     #[command(flatten)]
     pub dir: DirArg,
@@ -59,6 +60,19 @@ pub struct UpArgs {
     pub node_args: Vec<String>,
 }
 
+/// The cluster size `cluster up` starts when `--nodes` is not given.
+pub fn default_nodes(service: &str) -> u16 {
+    match service {
+        // n ≥ 5f+1 with f = 1 (BFTLIST.md §1).
+        "bftlist" => 6,
+        // 2f+1 with f = 1.
+        "raft" => 3,
+        "dht" => 16,
+        "gossip" => 20,
+        _ => 4,
+    }
+}
+
 pub fn up(args: UpArgs, services: &[Service]) -> anyhow::Result<()> {
     block_on(up_async(args, services))
 }
@@ -90,6 +104,7 @@ impl StopSignals {
 async fn up_async(args: UpArgs, services: &[Service]) -> anyhow::Result<()> {
     let mut stop = StopSignals::install()?;
     find_service(services, &args.service).map_err(|e| UsageError(e.to_string()))?;
+    let nodes = args.nodes.unwrap_or_else(|| default_nodes(&args.service));
     let bases = PortBases::shifted(args.port_offset).map_err(|e| UsageError(e.to_string()))?;
     let dir = args.dir.dir.clone();
     if let Ok(mut existing) = ClusterState::load(&dir) {
@@ -115,18 +130,18 @@ async fn up_async(args: UpArgs, services: &[Service]) -> anyhow::Result<()> {
     }
     let executable = std::env::current_exe()
         .context("cannot find the running executable to start nodes with")?;
-    let byzantine = byzantine_nodes(&args.byzantine, args.nodes)?;
+    let byzantine = byzantine_nodes(&args.byzantine, nodes)?;
     let secret_file = (!args.no_auth)
         .then(|| make_cluster_secret(&dir))
         .transpose()?;
-    let peers: Vec<String> = (1..=args.nodes).map(|i| i.to_string()).collect();
+    let peers: Vec<String> = (1..=nodes).map(|i| i.to_string()).collect();
     let mut cluster = ClusterState {
         service: args.service.clone(),
         executable,
         nodes: Vec::new(),
     };
     let mut children = Vec::new();
-    for id in 1..=args.nodes {
+    for id in 1..=nodes {
         let mut node_args = vec![
             "node".to_string(),
             "--id".into(),
@@ -181,14 +196,14 @@ async fn up_async(args: UpArgs, services: &[Service]) -> anyhow::Result<()> {
     if args.detach {
         println!(
             "{} nodes running in the background; stop them with `skein cluster down --dir {}`",
-            args.nodes,
+            nodes,
             dir.display()
         );
         return Ok(());
     }
     println!(
         "{} nodes running; logs in {}. Press Ctrl-C to stop them all.",
-        args.nodes,
+        nodes,
         dir.display()
     );
     supervise(&dir, children, stop).await

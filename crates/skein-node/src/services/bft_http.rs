@@ -18,8 +18,12 @@
 //! once f+1 replicas answer the same (BFTLIST.md §3); one replica's answer
 //! alone proves nothing. `skein list` is such a client.
 
+pub use super::bft_bodies::{
+    ByzantineBody, CorruptBody, ExecutedBody, ListBody, SubmitBody, CLIENT_KEY_SERVICE,
+};
+pub use super::bft_settings::prepare;
+
 use crate::api::{error_response, json_rejection, ErrorBody};
-use crate::config::{ConfigError, NodeSettings};
 use crate::service_api::{CallError, CoreHandle, ServiceApi};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
@@ -27,120 +31,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use skein_bft::{AdminReply, AdminRequest, BftReply, BftRequest, ByzantineBehaviour, Op};
-use utoipa::{OpenApi, ToSchema};
+use skein_bft::{AdminReply, AdminRequest, BftReply, BftRequest, ByzantineBehaviour};
+use std::time::Instant;
+use utoipa::OpenApi;
 
-/// Hands node-level settings to the bftlist core's config table: the node
-/// flag `--allow-fault-injection` (the only way to turn it on) and
-/// `--byzantine BEHAVIOUR` (env `SKEIN_BYZANTINE`).
-pub fn prepare(settings: &mut NodeSettings) -> Result<(), ConfigError> {
-    const FLAG_KEY: &str = "allow_fault_injection";
-    let table = &mut settings.service_config;
-    if table.contains_key(FLAG_KEY) {
-        return Err(ConfigError::new(
-            "bftlist.allow_fault_injection",
-            &table[FLAG_KEY],
-            "to be left out of the config file: use the node flag --allow-fault-injection",
-        ));
-    }
-    table.insert(
-        FLAG_KEY.into(),
-        toml::Value::Boolean(settings.allow_fault_injection),
-    );
-    if let Some(text) = settings.byzantine.take() {
-        let behaviour: ByzantineBehaviour =
-            text.parse()
-                .map_err(|e: skein_bft::byzantine::UnknownBehaviour| {
-                    ConfigError::new("byzantine", &text, e.to_string())
-                })?;
-        table.insert(
-            "byzantine".into(),
-            toml::Value::String(behaviour.name().into()),
-        );
-    }
-    Ok(())
-}
-
-/// `POST /api/v1/list/requests`: one client request.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SubmitBody {
-    /// The client's id, `0..clients_max` (K of the spec; 16 by default).
-    pub client: u32,
-    /// Identifies the request with `client`; must grow with each request of
-    /// the client, which has one request outstanding at a time (§3).
-    pub ts: u64,
-    /// `append`, `remove`, `read` or `no-op`.
-    pub op: String,
-    /// The value to append or remove.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<i64>,
-}
-
-impl SubmitBody {
-    /// The core's operation, or why the body names none.
-    pub fn to_op(&self) -> Result<Op, String> {
-        let value = || {
-            self.value
-                .ok_or_else(|| format!("`{}` needs a `value` (an integer)", self.op))
-        };
-        let no_value = |op: Op| match self.value {
-            Some(_) => Err(format!("`{}` takes no `value`", self.op)),
-            None => Ok(op),
-        };
-        match self.op.to_ascii_lowercase().as_str() {
-            "append" => Ok(Op::Append(value()?)),
-            "remove" => Ok(Op::Remove(value()?)),
-            "read" => no_value(Op::Read),
-            "no-op" | "noop" | "no_op" => no_value(Op::NoOp),
-            other => Err(format!(
-                "unknown op `{other}`; expected append, remove, read or no-op"
-            )),
-        }
-    }
-}
-
-/// A replica's answer to a submitted request.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct ExecutedBody {
-    pub client: u32,
-    pub ts: u64,
-    /// The sequence number the request executed at.
-    pub seq: i64,
-    /// The result, e.g. `"Appended"`, `{"Removed":{"found":true}}`,
-    /// `{"Read":{"list":[1,2]}}`; null if the request had executed before
-    /// this call and the replica no longer knows its result.
-    #[schema(value_type = Object)]
-    pub result: Option<Value>,
-}
-
-/// `GET /api/v1/list`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct ListBody {
-    /// The sequence number of the last executed request (-1: none).
-    pub last_exec: i64,
-    pub list: Vec<i64>,
-}
-
-/// `GET/PUT /api/v1/bft/byzantine`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ByzantineBody {
-    /// A behaviour of BFTLIST.md §5 in kebab case (`unresponsive`,
-    /// `different-views`, …), or null for a correct replica.
-    pub behaviour: Option<String>,
-}
-
-/// `POST /api/v1/bft/corrupt`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CorruptBody {
-    /// Seeds the corruption (the same seed corrupts the same way); random if left out.
-    #[serde(default)]
-    pub seed: Option<u64>,
-}
+const EXECUTION: &str = "skein_bft_request_execution_seconds";
+const EXECUTION_HELP: &str =
+    "Time from a client request's arrival at this replica to its execution here";
 
 /// Why a call into the core gave no usable reply; renders as a JSON error.
 enum Failed {
@@ -197,6 +94,7 @@ async fn admin(core: &CoreHandle, request: AdminRequest) -> Result<AdminReply, F
     responses(
         (status = 200, body = ExecutedBody),
         (status = 400, body = ErrorBody, description = "not a valid request (bad JSON, unknown op, missing value)"),
+        (status = 401, body = ErrorBody, description = "the cluster authenticates clients and `auth` is missing or not this client's tag"),
         (status = 413, body = ErrorBody, description = "body over 64 KiB"),
         (status = 422, body = ErrorBody, description = "refused by the replica: client id out of range, stale timestamp, superseded, too many outstanding"),
         (status = 504, body = ErrorBody, description = "not executed here within the request timeout"),
@@ -213,6 +111,13 @@ async fn submit(
         Ok(op) => op,
         Err(why) => return error_response(StatusCode::BAD_REQUEST, "bad_op", why),
     };
+    if let Some(secret) = &core.node().cluster_secret {
+        if let Err(why) = body.authenticate(&op, secret) {
+            core.metrics().request("unauthenticated");
+            return error_response(StatusCode::UNAUTHORIZED, "unauthenticated", why);
+        }
+    }
+    let arrived = Instant::now();
     let request = BftRequest::Submit {
         client: body.client,
         ts: body.ts,
@@ -228,12 +133,19 @@ async fn submit(
             ts,
             seq,
             result,
-        } => ExecutedBody {
-            client,
-            ts,
-            seq,
-            result: serde_json::to_value(result).ok(),
-        },
+        } => {
+            core.metrics().service_histograms.observe_seconds(
+                EXECUTION,
+                EXECUTION_HELP,
+                arrived.elapsed().as_secs_f64(),
+            );
+            ExecutedBody {
+                client,
+                ts,
+                seq,
+                result: serde_json::to_value(result).ok(),
+            }
+        }
         BftReply::AlreadyExecuted { client, ts, seq } => ExecutedBody {
             client,
             ts,
@@ -427,71 +339,6 @@ pub fn api() -> ServiceApi {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn body(op: &str, value: Option<i64>) -> SubmitBody {
-        SubmitBody {
-            client: 0,
-            ts: 1,
-            op: op.into(),
-            value,
-        }
-    }
-
-    #[test]
-    fn ops_parse_and_bad_ones_say_why() {
-        assert_eq!(body("append", Some(3)).to_op(), Ok(Op::Append(3)));
-        assert_eq!(body("REMOVE", Some(3)).to_op(), Ok(Op::Remove(3)));
-        assert_eq!(body("read", None).to_op(), Ok(Op::Read));
-        assert_eq!(body("no-op", None).to_op(), Ok(Op::NoOp));
-        assert!(body("append", None).to_op().unwrap_err().contains("value"));
-        assert!(body("read", Some(1))
-            .to_op()
-            .unwrap_err()
-            .contains("no `value`"));
-        assert!(body("pop", None)
-            .to_op()
-            .unwrap_err()
-            .contains("unknown op"));
-    }
-
-    #[test]
-    fn the_flag_and_the_behaviour_reach_the_core_config() {
-        let overrides = crate::NodeOverrides {
-            id: Some(1),
-            allow_fault_injection: Some(true),
-            byzantine: Some("DIFFERENT_VIEWS".into()),
-            ..Default::default()
-        };
-        let mut s = NodeSettings::resolve(overrides, toml::Table::new()).unwrap();
-        prepare(&mut s).unwrap();
-        assert_eq!(s.byzantine, None, "taken by the service");
-        let c: skein_bft::BftConfig = s.protocol_config().unwrap();
-        assert!(c.allow_fault_injection);
-        assert_eq!(c.byzantine, Some(ByzantineBehaviour::DifferentViews));
-
-        let bad = crate::NodeOverrides {
-            id: Some(1),
-            byzantine: Some("sneaky".into()),
-            ..Default::default()
-        };
-        let mut s = NodeSettings::resolve(bad, toml::Table::new()).unwrap();
-        let err = prepare(&mut s).unwrap_err();
-        assert!(err.to_string().contains("different-views"), "{err}");
-
-        let (_, sections) =
-            crate::NodeOverrides::parse_toml("[bftlist]\nallow_fault_injection = true\n").unwrap();
-        let mut s = NodeSettings::resolve(
-            crate::NodeOverrides {
-                id: Some(1),
-                service: Some("bftlist".into()),
-                ..Default::default()
-            },
-            sections,
-        )
-        .unwrap();
-        let err = prepare(&mut s).unwrap_err();
-        assert!(err.to_string().contains("--allow-fault-injection"), "{err}");
-    }
 
     #[test]
     fn a_full_state_survives_the_json_trip_into_the_core() {

@@ -1,7 +1,9 @@
 //! The built-in services' own REST endpoints, one module (or a few) per service.
 
+pub mod bft_bodies;
 pub mod bft_http;
 pub mod bft_metrics;
+pub mod bft_settings;
 pub mod raft_admin_http;
 pub mod raft_http;
 pub mod raft_kv_http;

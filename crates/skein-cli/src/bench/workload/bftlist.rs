@@ -10,8 +10,10 @@
 
 use super::{http_client, status_error, transport_error, Workload};
 use crate::bench::args::Op;
+use crate::client_auth::Signer;
 use serde_json::Value;
-use skein_node::services::bft_http::{ExecutedBody, SubmitBody};
+use skein_bft::Op as BftOp;
+use skein_node::services::bft_http::{ExecutedBody, SubmitBody, CLIENT_KEY_SERVICE};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -21,6 +23,8 @@ pub struct BftListWorkload {
     /// Byzantine replicas tolerated: the largest f with n ≥ 5f+1 (BFTLIST.md §1).
     pub f: usize,
     pub timeout: Duration,
+    /// Signs each client's requests with its own key.
+    pub signer: Signer,
 }
 
 pub struct BftClient {
@@ -31,13 +35,14 @@ pub struct BftClient {
 }
 
 impl BftListWorkload {
-    pub fn new(apis: Vec<String>, op: Op, timeout: Duration) -> Self {
+    pub fn new(apis: Vec<String>, op: Op, timeout: Duration, signer: Signer) -> Self {
         let f = apis.len().saturating_sub(1) / 5;
         Self {
             apis,
             op,
             f,
             timeout,
+            signer,
         }
     }
 }
@@ -58,16 +63,15 @@ impl Workload for BftListWorkload {
 
     async fn call(&self, client: &mut BftClient, n: u64) -> Result<(), String> {
         client.ts = now_micros().max(client.ts + 1);
-        let (op, value) = match self.op {
-            Op::Read => ("read", None),
-            _ => ("append", Some(n as i64)),
+        let op = match self.op {
+            Op::Read => BftOp::Read,
+            _ => BftOp::Append(n as i64),
         };
-        let body = Arc::new(SubmitBody {
-            client: client.id,
-            ts: client.ts,
-            op: op.into(),
-            value,
-        });
+        let key = self
+            .signer
+            .key(CLIENT_KEY_SERVICE, client.id)
+            .map_err(|e| e.to_string())?;
+        let body = Arc::new(SubmitBody::new(client.id, client.ts, &op, key.as_ref()));
         let mut tasks = tokio::task::JoinSet::new();
         for api in &self.apis {
             let (http, body) = (client.http.clone(), body.clone());
@@ -156,7 +160,12 @@ mod tests {
             most_common(&["a".into(), "b".into(), "b".into()]),
             "b".to_string()
         );
-        let w = BftListWorkload::new(vec!["x".into(); 6], Op::Append, Duration::from_secs(1));
+        let w = BftListWorkload::new(
+            vec!["x".into(); 6],
+            Op::Append,
+            Duration::from_secs(1),
+            Signer::Unsigned,
+        );
         assert_eq!(w.f, 1);
         let mut c = w.client(3);
         assert_eq!(c.id, 3);
