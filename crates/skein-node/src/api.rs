@@ -4,6 +4,7 @@
 //! into the core loop as JSON, where the loop (which knows `P`) converts
 //! them. That keeps the OpenAPI document static and the handlers small.
 
+use crate::access::AccessPolicy;
 use crate::config::NodeSettings;
 use crate::inbound::Inbound;
 use crate::metrics::NodeMetrics;
@@ -250,7 +251,7 @@ async fn not_found() -> Response {
     )
 }
 
-fn api_router(state: ApiState, service: ServiceApi) -> Router {
+fn api_router(state: ApiState, service: ServiceApi, access: AccessPolicy) -> Router {
     let mut document = ApiDoc::openapi();
     document.merge((service.openapi)());
     let service_routes = (service.routes)(state.core.clone());
@@ -263,6 +264,10 @@ fn api_router(state: ApiState, service: ServiceApi) -> Router {
         .merge(service_routes)
         .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            access,
+            crate::access::guard,
+        ))
         .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
 }
 
@@ -287,6 +292,8 @@ fn metrics_router(metrics: NodeMetrics) -> Router {
 /// Everything the HTTP servers need from the node.
 pub struct Servers {
     pub api_listener: TcpListener,
+    /// Token and rate limit for state-changing requests.
+    pub access: AccessPolicy,
     pub metrics_listener: TcpListener,
     pub info: NodeInfo,
     pub peers: PeerTable,
@@ -311,8 +318,13 @@ impl Servers {
             core,
             metrics: self.metrics.clone(),
         };
-        let api = axum::serve(self.api_listener, api_router(state, self.service))
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let router = api_router(state, self.service, self.access);
+        // The client's address feeds the per-client rate limit.
+        let api = axum::serve(
+            self.api_listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
         let scrape = axum::serve(self.metrics_listener, metrics_router(self.metrics))
             .with_graceful_shutdown(shutdown.cancelled_owned());
         tokio::spawn(async move {
