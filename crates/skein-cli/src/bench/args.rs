@@ -26,6 +26,30 @@ pub enum Service {
     Heartbeat,
 }
 
+/// Which system `skein bench` drives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum System {
+    /// A skein cluster (--dir, --api or --spawn).
+    #[default]
+    Skein,
+    /// An etcd v3 cluster through its JSON gateway (--api: client URLs), with
+    /// the raft workload's put/get.
+    Etcd,
+    /// One redis server (--api HOST:PORT): a single-node ceiling for put/get.
+    Redis,
+}
+
+impl System {
+    pub fn name(self) -> &'static str {
+        match self {
+            System::Skein => "skein",
+            System::Etcd => "etcd",
+            System::Redis => "redis",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Op {
@@ -83,8 +107,14 @@ impl Op {
     skein cluster up --service raft --nodes 3 --detach\n  \
     skein bench --clients 16 --requests 20000\n  \
     skein bench --op get --rate 2000 --duration 10 --json get.json --plot get.svg\n  \
-    skein bench --service bftlist --spawn 6 --port-offset 9000 --clients 4 --requests 1000")]
+    skein bench --service bftlist --spawn 6 --port-offset 9000 --clients 4 --requests 1000\n  \
+    skein bench --target etcd --api http://127.0.0.1:2379,http://127.0.0.1:22379 --clients 16\n  \
+    bench/compare.sh    # skein raft vs etcd (and redis), side by side")]
 pub struct BenchArgs {
+    /// The system to drive: skein, or etcd / redis with the same put/get
+    /// workload as skein's raft service (keys, values, clients).
+    #[arg(long, value_enum, default_value_t = System::Skein)]
+    pub target: System,
     /// The service to drive [default: the cluster's in --dir, else raft].
     #[arg(long, value_enum)]
     pub service: Option<Service>,
@@ -220,6 +250,29 @@ impl BenchArgs {
                 )));
             }
         }
+        if self.target != System::Skein {
+            if self.api.is_empty() || self.spawn.is_some() {
+                return Err(usage(format!(
+                    "--target {}: name its endpoints with --api (--dir and --spawn are for skein clusters)",
+                    self.target.name()
+                )));
+            }
+            if matches!(self.service, Some(s) if s != Service::Raft) {
+                return Err(usage(format!(
+                    "--target {} runs the raft workload (put/get); leave out --service",
+                    self.target.name()
+                )));
+            }
+            if let Some(op) = self.op {
+                if !matches!(op, Op::Put | Op::Get) {
+                    return Err(usage(format!(
+                        "--op {}: --target {} runs put or get",
+                        op.name(),
+                        self.target.name()
+                    )));
+                }
+            }
+        }
         if let Some(nodes) = self.spawn {
             check_range("--spawn", u64::from(nodes), 1, u64::from(SPAWN_NODES_MAX))?;
             if !self.api.is_empty() {
@@ -295,6 +348,14 @@ mod tests {
         assert!(refusal(&["--op", "append"]).contains("raft expected one of: put, get, cas"));
         assert!(refusal(&["--spawn", "3", "--api", "http://a:1"]).contains("exclude"));
         assert!(refusal(&["--spawn", "0"]).contains("--spawn 0"));
+        assert!(refusal(&["--target", "etcd"]).contains("--api"));
+        assert!(refusal(&["--target", "etcd", "--spawn", "3"]).contains("--api"));
+        let etcd = ["--target", "etcd", "--api", "http://127.0.0.1:2379"];
+        assert!(refusal(&[&etcd[..], &["--op", "cas"]].concat()).contains("put or get"));
+        assert!(refusal(&[&etcd[..], &["--service", "bftlist"]].concat()).contains("raft workload"));
+        assert!(parse(&[&etcd[..], &["--op", "get"]].concat())
+            .check_limits()
+            .is_ok());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `skein bench`: a load generator for the services' REST APIs.
 //!
 //! ```text
-//!  args ──plan──▶ target (--api | --dir | --spawn) ──▶ workload (raft | bftlist | heartbeat)
+//!  args ──plan──▶ target (--api | --dir | --spawn) ──▶ workload (raft | bftlist | heartbeat | etcd | redis)
 //!                                                        │ one Client per concurrent client
 //!   phases: [prefill (raft get)] → [warmup] → measured   ▼
 //!   driver: closed_loop (N back to back) | open_loop (--rate, latency from the due time)
@@ -27,7 +27,7 @@ pub mod target;
 pub mod workload;
 
 use anyhow::Context;
-use args::{BenchArgs, Op, Plan, Service};
+use args::{BenchArgs, Op, Plan, Service, System};
 use indicatif::{ProgressBar, ProgressStyle};
 use phase::Phase;
 use recorder::Recorder;
@@ -36,7 +36,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use workload::{
-    bftlist::BftListWorkload, heartbeat::HeartbeatWorkload, raft::RaftWorkload, Workload,
+    bftlist::BftListWorkload, etcd::EtcdWorkload, heartbeat::HeartbeatWorkload, raft::RaftWorkload,
+    redis::RedisWorkload, Workload,
 };
 
 /// Keys written before a `get` run at most (the rest of the key space reads as 404s).
@@ -65,11 +66,18 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             (args.plan(target.service)?, target, None)
         }
     };
-    let (recorder, stopped_by) = runtime.block_on(execute(&plan, &target, &stop))?;
+    let (recorder, stopped_by) = match args.target {
+        System::Skein => runtime.block_on(execute(&plan, &target, &stop))?,
+        other => runtime.block_on(execute_other(other, &plan, &target.apis, &stop))?,
+    };
     drop(spawned);
+    let service = match args.target {
+        System::Skein => plan.service.name().to_string(),
+        other => other.name().to_string(),
+    };
     let settings = Settings {
         command,
-        service: plan.service.name().into(),
+        service,
         op: plan.op.name().into(),
         clients: plan.clients,
         rate_per_sec: plan.rate_per_sec,
@@ -143,9 +151,46 @@ async fn execute(
     }
 }
 
+/// The raft workload against etcd or redis: the same keys, values and
+/// clients, and the same prefill before gets.
+async fn execute_other(
+    system: System,
+    plan: &Plan,
+    apis: &[String],
+    stop: &Arc<AtomicBool>,
+) -> anyhow::Result<(Recorder, String)> {
+    let value = workload::value_of_size(plan.value_bytes);
+    match system {
+        System::Etcd => {
+            let leader = workload::etcd::find_leader(apis, plan.timeout).await?;
+            let etcd = EtcdWorkload::new(leader, plan.op, plan.key_space, &value, plan.timeout);
+            if plan.op == Op::Get {
+                prefill(Arc::new(etcd.prefill()), plan, stop).await?;
+            }
+            Ok(drive(Arc::new(etcd), plan, stop).await)
+        }
+        System::Redis => {
+            let address = RedisWorkload::address_of(apis.first().context("--api HOST:PORT")?);
+            let redis = RedisWorkload {
+                address,
+                op: plan.op,
+                key_space: plan.key_space,
+                value,
+                timeout: plan.timeout,
+                sequential: false,
+            };
+            if plan.op == Op::Get {
+                prefill(Arc::new(redis.prefill()), plan, stop).await?;
+            }
+            Ok(drive(Arc::new(redis), plan, stop).await)
+        }
+        System::Skein => unreachable!("skein runs through execute"),
+    }
+}
+
 /// Writes keys `0..key_space` once (so that gets find them), unmeasured.
-async fn prefill(
-    workload: Arc<RaftWorkload>,
+async fn prefill<W: Workload>(
+    workload: Arc<W>,
     plan: &Plan,
     stop: &Arc<AtomicBool>,
 ) -> anyhow::Result<()> {

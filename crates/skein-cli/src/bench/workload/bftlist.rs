@@ -67,14 +67,16 @@ impl Workload for BftListWorkload {
             Op::Read => BftOp::Read,
             _ => BftOp::Append(n as i64),
         };
-        let key = self
-            .signer
-            .key(CLIENT_KEY_SERVICE, client.id)
-            .map_err(|e| e.to_string())?;
-        let body = Arc::new(SubmitBody::new(client.id, client.ts, &op, key.as_ref()));
         let mut tasks = tokio::task::JoinSet::new();
-        for api in &self.apis {
-            let (http, body) = (client.http.clone(), body.clone());
+        // Replica i+1 at the i-th API; each body carries the tag for its replica.
+        for (i, api) in self.apis.iter().enumerate() {
+            let replica = skein_core::NodeId(i as u16 + 1);
+            let key = self
+                .signer
+                .key(CLIENT_KEY_SERVICE, client.id, replica)
+                .map_err(|e| e.to_string())?;
+            let body = Arc::new(SubmitBody::new(client.id, client.ts, &op, key.as_ref()));
+            let http = client.http.clone();
             let url = format!("{api}/api/v1/list/requests");
             tasks.spawn(async move { ask(&http, &url, &body).await });
         }

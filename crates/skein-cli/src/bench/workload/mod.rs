@@ -3,8 +3,10 @@
 //! ([`super::closed_loop`], [`super::open_loop`]) call it and measure.
 
 pub mod bftlist;
+pub mod etcd;
 pub mod heartbeat;
 pub mod raft;
+pub mod redis;
 
 use std::future::Future;
 use std::time::Duration;
