@@ -1,13 +1,17 @@
-//! Where a client command finds its key: `--client-key` (only this client's
-//! key, as an operator hands it out), else the cluster secret
-//! (`--cluster-secret-file`, or `cluster.secret` in the cluster directory
-//! `skein cluster up` wrote), from which any client's key is derived. With
-//! neither, requests go unsigned — right for a cluster started `--no-auth`,
-//! refused (401, with the reason) by one that authenticates clients.
+//! Where a client command finds its keys — one per replica, see
+//! [`skein_core::client_key`]: `--client-key` (only this client's keys, as
+//! an operator hands them out: `ID:HEX,ID:HEX,…`, what `skein list key`
+//! prints), else the cluster secret (`--cluster-secret-file`, or
+//! `cluster.secret` in the cluster directory `skein cluster up` wrote), from
+//! which any client's keys are derived. With neither, requests go unsigned —
+//! right for a cluster started `--no-auth`, refused (401, with the reason) by
+//! one that authenticates clients.
 
 use crate::cli::UsageError;
 use skein_core::client_key::ClientKey;
 use skein_core::mac::ClusterSecret;
+use skein_core::NodeId;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The file `skein cluster up` writes the cluster's secret to.
@@ -17,28 +21,71 @@ pub const SECRET_FILE: &str = "cluster.secret";
 #[derive(Clone, Debug)]
 pub enum Signer {
     Unsigned,
-    /// One client's own key.
-    Key {
+    /// One client's own keys, by replica.
+    Keys {
         client: u32,
-        key: ClientKey,
+        keys: BTreeMap<NodeId, ClientKey>,
     },
     /// The cluster secret: any client's key.
     Secret(ClusterSecret),
 }
 
 impl Signer {
-    /// `client`'s key for `service`, or `None` to send unsigned.
-    pub fn key(&self, service: &str, client: u32) -> anyhow::Result<Option<ClientKey>> {
+    /// The key `client` of `service` shares with `replica`, or `None` to send unsigned.
+    pub fn key(
+        &self,
+        service: &str,
+        client: u32,
+        replica: NodeId,
+    ) -> anyhow::Result<Option<ClientKey>> {
         match self {
             Signer::Unsigned => Ok(None),
-            Signer::Secret(secret) => Ok(Some(ClientKey::derive(secret, service, client))),
-            Signer::Key { client: own, key } if *own == client => Ok(Some(key.clone())),
-            Signer::Key { client: own, .. } => Err(UsageError(format!(
-                "--client-key is client {own}'s key, not client {client}'s: pass --client {own}"
+            Signer::Secret(secret) => Ok(Some(ClientKey::derive(secret, service, client, replica))),
+            Signer::Keys { client: own, keys } if *own == client => match keys.get(&replica) {
+                Some(key) => Ok(Some(key.clone())),
+                None => Err(
+                    UsageError(format!("--client-key holds no key for replica {replica}")).into(),
+                ),
+            },
+            Signer::Keys { client: own, .. } => Err(UsageError(format!(
+                "--client-key holds client {own}'s keys, not client {client}'s: pass --client {own}"
             ))
             .into()),
         }
     }
+}
+
+/// `client`'s keys with `replicas`, as `--client-key` takes them: `ID:HEX,…`.
+pub fn render_keys(
+    secret: &ClusterSecret,
+    service: &str,
+    client: u32,
+    replicas: &[NodeId],
+) -> String {
+    replicas
+        .iter()
+        .map(|&r| {
+            format!(
+                "{r}:{}",
+                ClientKey::derive(secret, service, client, r).to_hex()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn parse_keys(text: &str) -> Result<BTreeMap<NodeId, ClientKey>, String> {
+    text.split(',')
+        .map(|part| {
+            let (id, hex) = part
+                .trim()
+                .split_once(':')
+                .ok_or_else(|| format!("{part:?} is not ID:HEX"))?;
+            let id: u16 = id.parse().map_err(|_| format!("replica id {id:?}"))?;
+            let key = ClientKey::from_hex(hex).map_err(|e| e.to_string())?;
+            Ok((NodeId(id), key))
+        })
+        .collect()
 }
 
 /// The signer from the flags: `--client-key` wins, then
@@ -51,9 +98,12 @@ pub fn signer(
     dir: Option<&Path>,
 ) -> anyhow::Result<Signer> {
     if let Some(text) = client_key {
-        let key =
-            ClientKey::from_hex(text).map_err(|e| UsageError(format!("--client-key: {e}")))?;
-        return Ok(Signer::Key { client, key });
+        let keys = parse_keys(text).map_err(|e| {
+            UsageError(format!(
+                "--client-key: {e} (expected ID:HEX,ID:HEX,… as `skein list key` prints)"
+            ))
+        })?;
+        return Ok(Signer::Keys { client, keys });
     }
     let file = match (secret_file, dir) {
         (Some(file), _) => Some(file.to_path_buf()),
@@ -83,15 +133,21 @@ mod tests {
         ));
         std::fs::write(dir.path().join(SECRET_FILE), "ab".repeat(16)).unwrap();
         let from_dir = signer(0, None, None, Some(dir.path())).unwrap();
-        let derived = from_dir.key("bftlist", 4).unwrap().unwrap();
+        let derived = from_dir.key("bftlist", 4, NodeId(2)).unwrap().unwrap();
+        let Signer::Secret(secret) = &from_dir else {
+            panic!("the dir's secret")
+        };
+        let printed = render_keys(secret, "bftlist", 4, &[NodeId(1), NodeId(2)]);
 
-        let own = signer(4, Some(&derived.to_hex()), None, None).unwrap();
+        let own = signer(4, Some(&printed), None, None).unwrap();
         assert_eq!(
-            own.key("bftlist", 4).unwrap().unwrap().tag(b"x"),
+            own.key("bftlist", 4, NodeId(2)).unwrap().unwrap().tag(b"x"),
             derived.tag(b"x")
         );
-        let err = own.key("bftlist", 5).unwrap_err().to_string();
+        let err = own.key("bftlist", 5, NodeId(2)).unwrap_err().to_string();
         assert!(err.contains("pass --client 4"), "{err}");
+        let err = own.key("bftlist", 4, NodeId(3)).unwrap_err().to_string();
+        assert!(err.contains("replica 3"), "{err}");
 
         let err = signer(0, Some("nope"), None, None).unwrap_err().to_string();
         assert!(err.contains("--client-key"), "{err}");

@@ -19,13 +19,13 @@
 pub use crate::list_target::Target;
 
 use crate::cli::UsageError;
-use crate::client_auth::{Signer, SECRET_FILE};
+use crate::client_auth::{render_keys, Signer, SECRET_FILE};
 use crate::http::{block_on, client};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 use skein_bft::Op;
-use skein_core::client_key::ClientKey;
+use skein_core::NodeId;
 use skein_node::services::bft_bodies::op_name;
 use skein_node::services::bft_http::{ExecutedBody, ListBody, SubmitBody, CLIENT_KEY_SERVICE};
 use std::collections::BTreeMap;
@@ -69,9 +69,18 @@ pub fn run(args: ListArgs) -> anyhow::Result<()> {
         ListCommand::Key => return print_key(&args.target),
     };
     let client = args.target.client;
-    let key = args.target.signer()?.key(CLIENT_KEY_SERVICE, client)?;
-    let body = SubmitBody::new(client, now_micros(), &op, key.as_ref());
-    let (reply, agree) = block_on(submit(&apis, f, &body, timeout))?;
+    let signer = args.target.signer()?;
+    let ts = now_micros();
+    // One body per replica: each carries the tag for that replica's key.
+    let bodies = (1..=apis.len())
+        .map(|i| {
+            let replica = NodeId(i as u16);
+            let key = signer.key(CLIENT_KEY_SERVICE, client, replica)?;
+            Ok(SubmitBody::new(client, ts, &op, key.as_ref()))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let body = bodies[0].clone();
+    let (reply, agree) = block_on(submit(&apis, f, &bodies, timeout))?;
     let result = describe(reply.result.as_ref());
     println!(
         "{}{}: {result} at seq {} ({agree} of {} replicas agree; f = {f})",
@@ -86,8 +95,9 @@ pub fn run(args: ListArgs) -> anyhow::Result<()> {
 fn print_key(target: &Target) -> anyhow::Result<()> {
     match target.signer()? {
         Signer::Secret(secret) => {
-            let key = ClientKey::derive(&secret, CLIENT_KEY_SERVICE, target.client);
-            println!("{}", key.to_hex());
+            let replicas: Vec<NodeId> = (1..=target.apis()?.len() as u16).map(NodeId).collect();
+            let keys = render_keys(&secret, CLIENT_KEY_SERVICE, target.client, &replicas);
+            println!("{keys}");
             Ok(())
         }
         _ => Err(UsageError(format!(
@@ -129,13 +139,14 @@ enum Answer {
 pub async fn submit(
     apis: &[String],
     f: usize,
-    body: &SubmitBody,
+    bodies: &[SubmitBody],
     timeout: Duration,
 ) -> anyhow::Result<(ExecutedBody, usize)> {
     let deadline = Instant::now() + timeout;
     let http = client(timeout);
     let mut tasks = tokio::task::JoinSet::new();
-    for api in apis {
+    let body = &bodies[0];
+    for (api, body) in apis.iter().zip(bodies) {
         let (http, body) = (http.clone(), body.clone());
         let url = format!("{api}/api/v1/list/requests");
         tasks.spawn(async move { submit_one(&http, &url, &body, deadline).await });

@@ -86,6 +86,18 @@ pub struct NodeArgs {
     /// A file holding the cluster secret (surrounding whitespace ignored); keep it mode 0600. `skein cluster up` makes one per cluster.
     #[arg(long, env = "SKEIN_CLUSTER_SECRET_FILE")]
     pub cluster_secret_file: Option<PathBuf>,
+    /// This node's own keys (pair keys with each peer, its client keys) instead of the cluster secret, so it cannot derive other members' keys; `skein cluster up` writes one per node for bftlist.
+    #[arg(long, env = "SKEIN_KEYS_FILE")]
+    pub keys_file: Option<PathBuf>,
+    /// Require `Authorization: Bearer TOKEN` on every REST request that changes state (writes, membership, fault injection); reads stay open. Set it whenever --bind is not loopback. Prefer --api-token-file.
+    #[arg(long, env = "SKEIN_API_TOKEN", hide_env_values = true)]
+    pub api_token: Option<String>,
+    /// A file holding the API token (surrounding whitespace ignored).
+    #[arg(long, env = "SKEIN_API_TOKEN_FILE")]
+    pub api_token_file: Option<PathBuf>,
+    /// State-changing REST requests per second per client address, answered 429 beyond it; 0 for no limit [default: 50000].
+    #[arg(long, env = "SKEIN_API_WRITE_RATE")]
+    pub api_write_rate: Option<u32>,
 }
 
 impl NodeArgs {
@@ -114,6 +126,10 @@ impl NodeArgs {
             byzantine: self.byzantine.clone(),
             cluster_secret: self.cluster_secret.clone(),
             cluster_secret_file: self.cluster_secret_file.clone(),
+            keys_file: self.keys_file.clone(),
+            api_token: self.api_token.clone(),
+            api_token_file: self.api_token_file.clone(),
+            api_write_rate: self.api_write_rate,
         })
     }
 

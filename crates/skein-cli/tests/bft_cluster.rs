@@ -270,14 +270,20 @@ fn bftlist_api_refuses_fault_injection_without_the_flag_and_bad_requests() {
         submit(json!({"client": 0, "ts": 1, "op": "append", "value": 1, "pad": big})),
         413
     );
-    // The cluster has a secret, so clients are authenticated: unsigned or
-    // wrongly signed requests are refused before they reach the core.
+    // The cluster authenticates clients: each node holds only its own keys
+    // (keys/node-ID.keys), and unsigned or wrongly signed requests are
+    // refused before they reach the core.
     let secret = skein_node::auth::resolve_secret(None, Some(&cluster.dir.join("cluster.secret")))
         .unwrap()
         .unwrap();
-    let signed = |client: u32, ts: u64, value: i64, signer: u32| {
-        let key = ClientKey::derive(&secret, CLIENT_KEY_SERVICE, signer);
-        serde_json::to_value(SubmitBody::new(client, ts, &Op::Append(value), Some(&key))).unwrap()
+    let signed = |client: u32, signer: u32, replica: u16| {
+        let key = ClientKey::derive(
+            &secret,
+            CLIENT_KEY_SERVICE,
+            signer,
+            skein_core::NodeId(replica),
+        );
+        serde_json::to_value(SubmitBody::new(client, 1, &Op::Append(1), Some(&key))).unwrap()
     };
     let (code, body) = cluster.call(
         "POST",
@@ -294,14 +300,33 @@ fn bftlist_api_refuses_fault_injection_without_the_flag_and_bad_requests() {
         "{body}"
     );
     assert_eq!(
-        submit(signed(1, 1, 1, 2)),
+        submit(signed(1, 2, 3)),
         401,
         "client 2's key does not sign for client 1"
     );
     assert_eq!(
-        submit(signed(999, 1, 1, 999)),
-        422,
-        "client id out of range"
+        submit(signed(1, 1, 2)),
+        401,
+        "the tag for replica 2 does not convince replica 3"
+    );
+    let (code, body) = cluster.call(
+        "POST",
+        3,
+        "/api/v1/list/requests",
+        Some(signed(999, 999, 3)),
+    );
+    assert_eq!(
+        code, 422,
+        "a well-signed request reaches the core, which refuses the id: {body}"
+    );
+    assert!(
+        body["error"].as_str().unwrap().contains("out of range"),
+        "{body}"
+    );
+    let keys = std::fs::read_to_string(cluster.dir.join("keys/node-3.keys")).unwrap();
+    assert!(
+        keys.contains("peer 1 ") && !keys.contains("peer 3 "),
+        "own pair keys only"
     );
 
     let (_, openapi) = cluster.call("GET", 1, "/openapi.json", None);

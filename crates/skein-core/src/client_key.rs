@@ -1,21 +1,27 @@
-//! Per-client request authentication: each client of a service has its own
-//! key, derived from the cluster secret, and tags every request with it.
+//! Per-client request authentication with MAC authenticators (as PBFT's):
+//! client `c` shares one key with each replica `r`, and tags a request for
+//! `r` with `K(service, c, r)`.
 //!
 //! ```text
-//!  K(service, c) = HMAC-SHA256(S, "skein-client-key" ‖ len(service) ‖ service ‖ c)   c as u32 BE
-//!  tag = HMAC-SHA256(K(service, c), request bytes)[..16], sent hex-encoded
+//!  K(service, c, r) = HMAC-SHA256(S, "skein-client-key" ‖ len(service) ‖ service ‖ c ‖ r)
+//!                     c as u32 BE, r as u16 BE
+//!  tag for r = HMAC-SHA256(K(service, c, r), request bytes)[..16], sent hex-encoded
 //! ```
 //!
-//! Why per client and not the cluster secret: an operator hands client `c`
-//! only `K(service, c)` (`skein list key --client c` prints it), so that
-//! client can act as itself and no other; a replica, which holds the secret,
-//! derives any client's key to check a tag. The request bytes a service
-//! tags must name the client and a per-client counter (bftlist's `(client,
-//! ts)`), so a captured request cannot be replayed as a new one: the
-//! service's exactly-once rule answers a replay with the first result.
+//! Why one key per client *and replica*: an operator hands client `c` only
+//! its keys `K(·, c, ·)` (`skein list key --client c` prints them), so the
+//! client acts as itself and no other; replica `r` needs only `K(·, ·, r)`
+//! (`skein cluster up` gives each node a key file holding just its own), so
+//! a Byzantine replica can tag requests for itself but cannot make one that
+//! a correct replica accepts. A node holding the cluster secret derives any
+//! key instead. The request bytes a service tags must name the client and a
+//! per-client counter (bftlist's `(client, ts)`), so a captured request
+//! cannot be replayed as a new one: the service's exactly-once rule answers
+//! a replay with the first result.
 //!
 //! Pure computation, like [`crate::mac`].
 
+use crate::id::NodeId;
 use crate::mac::{ClusterSecret, PairKey, PAIR_KEY_BYTES, TAG_BYTES};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -38,14 +44,15 @@ pub enum ClientKeyError {
 }
 
 impl ClientKey {
-    /// Client `client`'s key for `service`, as a replica derives it.
-    pub fn derive(secret: &ClusterSecret, service: &str, client: u32) -> Self {
+    /// The key client `client` of `service` shares with replica `replica`.
+    pub fn derive(secret: &ClusterSecret, service: &str, client: u32, replica: NodeId) -> Self {
         let mut mac =
             Hmac::<Sha256>::new_from_slice(&secret.0).expect("HMAC takes keys of any length");
         mac.update(CLIENT_KEY_LABEL);
         mac.update(&(service.len() as u32).to_be_bytes());
         mac.update(service.as_bytes());
         mac.update(&client.to_be_bytes());
+        mac.update(&replica.0.to_be_bytes());
         Self::from_bytes(mac.finalize().into_bytes().into())
     }
 
@@ -54,6 +61,11 @@ impl ClientKey {
             bytes,
             mac: PairKey::from_bytes(&bytes),
         }
+    }
+
+    /// The raw key bytes (a key file stores pair keys in this same form).
+    pub fn bytes(&self) -> [u8; PAIR_KEY_BYTES] {
+        self.bytes
     }
 
     /// The key as a client is given it: 64 hex digits.
@@ -118,7 +130,7 @@ mod tests {
 
     #[test]
     fn a_client_tags_what_a_replica_verifies() {
-        let replica_side = ClientKey::derive(&secret(1), "bftlist", 3);
+        let replica_side = ClientKey::derive(&secret(1), "bftlist", 3, NodeId(2));
         let client_side = ClientKey::from_hex(&replica_side.to_hex()).unwrap();
         let tag = client_side.tag(b"request");
         assert_eq!(tag.len(), 2 * TAG_BYTES);
@@ -128,14 +140,18 @@ mod tests {
 
     #[test]
     fn keys_differ_by_client_service_and_secret() {
-        let key = |s, service, c| ClientKey::derive(&secret(s), service, c).to_hex();
-        let base = key(1, "bftlist", 3);
-        assert_ne!(base, key(1, "bftlist", 4));
-        assert_ne!(base, key(1, "raft", 3));
-        assert_ne!(base, key(2, "bftlist", 3));
-        // Client 3 cannot tag as client 4.
-        let tag = ClientKey::derive(&secret(1), "bftlist", 3).tag(b"x");
-        assert!(!ClientKey::derive(&secret(1), "bftlist", 4).verify(b"x", &tag));
+        let key = |s, service, c, r| ClientKey::derive(&secret(s), service, c, NodeId(r)).to_hex();
+        let base = key(1, "bftlist", 3, 1);
+        assert_ne!(base, key(1, "bftlist", 4, 1));
+        assert_ne!(base, key(1, "bftlist", 3, 2));
+        assert_ne!(base, key(1, "raft", 3, 1));
+        assert_ne!(base, key(2, "bftlist", 3, 1));
+        // Client 3 cannot tag as client 4; replica 2's key does not convince replica 1.
+        let derive = |c, r| ClientKey::derive(&secret(1), "bftlist", c, NodeId(r));
+        let tag = derive(3, 1).tag(b"x");
+        assert!(!derive(4, 1).verify(b"x", &tag));
+        let tag = derive(3, 2).tag(b"x");
+        assert!(!derive(3, 1).verify(b"x", &tag));
     }
 
     #[test]
@@ -151,7 +167,7 @@ mod tests {
             ClientKey::from_hex(&"zz".repeat(32)).unwrap_err(),
             ClientKeyError::NotHex
         );
-        let key = ClientKey::derive(&secret(1), "bftlist", 0);
+        let key = ClientKey::derive(&secret(1), "bftlist", 0, NodeId(1));
         for tag in ["", "00", "é".repeat(16).as_str(), &"g".repeat(32)] {
             assert!(!key.verify(b"x", tag));
         }

@@ -63,6 +63,13 @@ pub struct NodeOverrides {
     /// Authenticates peer channels (see `auth`); prefer the file in deployments.
     pub cluster_secret: Option<String>,
     pub cluster_secret_file: Option<PathBuf>,
+    /// This node's own keys instead of the cluster secret (see `node_keys`).
+    pub keys_file: Option<PathBuf>,
+    /// Required as a bearer token on state-changing REST requests (see `access`).
+    pub api_token: Option<String>,
+    pub api_token_file: Option<PathBuf>,
+    /// State-changing REST requests per second per client address (0: no limit).
+    pub api_write_rate: Option<u32>,
 }
 
 impl NodeOverrides {
@@ -144,6 +151,10 @@ impl NodeOverrides {
             byzantine: self.byzantine.or(lower.byzantine),
             cluster_secret: secret_layer.0,
             cluster_secret_file: secret_layer.1,
+            keys_file: self.keys_file.or(lower.keys_file),
+            api_token: self.api_token.or(lower.api_token),
+            api_token_file: self.api_token_file.or(lower.api_token_file),
+            api_write_rate: self.api_write_rate.or(lower.api_write_rate),
         }
     }
 }
@@ -224,6 +235,12 @@ pub struct NodeSettings {
     pub byzantine: Option<String>,
     /// The secret peer channels are authenticated with; `None`: unauthenticated.
     pub cluster_secret: Option<skein_core::mac::ClusterSecret>,
+    /// This node's own pair and client keys (`--keys-file`), instead of the secret.
+    pub node_keys: Option<crate::node_keys::NodeKeys>,
+    /// Required on state-changing REST requests; `None`: not required.
+    pub api_token: Option<String>,
+    /// State-changing REST requests per second per client address (0: no limit).
+    pub api_write_rate: u32,
     /// The `[service]` table of the config file, for the protocol's own settings.
     pub service_config: toml::Table,
     /// Requests (the service's JSON form) fed to the core once, right after
@@ -387,6 +404,24 @@ impl NodeSettings {
                 layers.cluster_secret.as_deref(),
                 layers.cluster_secret_file.as_deref(),
             )?,
+            node_keys: match (&layers.keys_file, &layers.cluster_secret, &layers.cluster_secret_file) {
+                (Some(path), None, None) => Some(crate::node_keys::NodeKeys::read(path)?),
+                (Some(path), _, _) => {
+                    return Err(ConfigError::new(
+                        "keys-file",
+                        path.display(),
+                        "either --keys-file or a cluster secret, not both (a node holding the secret can derive every key)",
+                    ))
+                }
+                (None, _, _) => None,
+            },
+            api_token: crate::access::resolve_token(
+                layers.api_token.as_deref(),
+                layers.api_token_file.as_deref(),
+            )?,
+            api_write_rate: layers
+                .api_write_rate
+                .unwrap_or(crate::access::WRITE_RATE_DEFAULT),
             service_config,
             startup_requests: Vec::new(),
         })

@@ -11,6 +11,7 @@
 //! Start reading at [`runtime`] (the core loop), then [`service`] to see how
 //! a protocol becomes a runnable service.
 
+pub mod access;
 pub mod address;
 pub mod api;
 pub mod auth;
@@ -20,6 +21,7 @@ pub mod inbound;
 pub mod logging;
 pub mod message_metrics;
 pub mod metrics;
+pub mod node_keys;
 pub mod outbox;
 pub mod peer_set;
 pub mod peers;

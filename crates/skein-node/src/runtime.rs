@@ -124,7 +124,13 @@ where
     let metrics_listener =
         bind_tcp("metrics", (settings.bind, settings.metrics_port()).into()).await?;
 
-    let keys = crate::auth::keyring(settings.cluster_secret.as_ref(), settings.id, &members);
+    if settings.api_token.is_none() && !settings.bind.is_loopback() {
+        tracing::warn!(bind = %settings.bind, "the REST API is reachable from other hosts and takes state-changing requests without a token; set --api-token-file (or SKEIN_API_TOKEN)");
+    }
+    let keys = match &settings.node_keys {
+        Some(own) => Some(own.keyring(settings.id)),
+        None => crate::auth::keyring(settings.cluster_secret.as_ref(), settings.id, &members),
+    };
     if keys.is_none() {
         tracing::warn!("peer channels are unauthenticated: anyone who reaches the TCP and UDP ports can speak as a member; set --cluster-secret-file (or SKEIN_CLUSTER_SECRET) on every node");
     }
@@ -177,6 +183,10 @@ where
 
     api::Servers {
         api_listener,
+        access: crate::access::AccessPolicy::new(
+            settings.api_token.as_deref(),
+            settings.api_write_rate,
+        ),
         metrics_listener,
         info: NodeInfo::new::<P>(&settings, started),
         peers: peers.clone(),
@@ -194,7 +204,11 @@ where
                 .iter()
                 .map(|p| (p.id, p.stream.ip()))
                 .collect(),
-            cluster_secret: settings.cluster_secret.clone(),
+            client_auth: match (&settings.node_keys, &settings.cluster_secret) {
+                (Some(own), _) => crate::node_keys::ClientAuth::Keys(own.clients.clone()),
+                (None, Some(secret)) => crate::node_keys::ClientAuth::Secret(secret.clone()),
+                (None, None) => crate::node_keys::ClientAuth::Off,
+            },
         },
     }
     .spawn(shutdown.clone());

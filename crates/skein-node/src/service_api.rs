@@ -95,9 +95,8 @@ pub struct NodeFacts {
     pub api_base: u16,
     /// Each peer's host (from `--peers`), so a handler can name another node's API.
     pub peer_hosts: std::collections::BTreeMap<skein_core::NodeId, std::net::IpAddr>,
-    /// The cluster secret, so a service can derive its clients' keys and
-    /// check their requests (`None`: the cluster runs unauthenticated).
-    pub cluster_secret: Option<skein_core::mac::ClusterSecret>,
+    /// How this node checks its clients' request tags (see `node_keys`).
+    pub client_auth: crate::node_keys::ClientAuth,
 }
 
 impl NodeFacts {

@@ -50,9 +50,12 @@ pub struct UpArgs {
     /// Each such node gets `--byzantine BEHAVIOUR` (services that have them: bftlist).
     #[arg(long, value_delimiter = ',')]
     pub byzantine: Vec<String>,
-    /// Run the peer channels unauthenticated. By default each `up` makes a
-    /// random cluster secret, DIR/cluster.secret (mode 0600), and passes it
-    /// to every node with --cluster-secret-file.
+    /// Run the peer channels (and bftlist's clients) unauthenticated. By
+    /// default each `up` makes a random cluster secret, DIR/cluster.secret
+    /// (mode 0600), and passes it to every node with --cluster-secret-file —
+    /// or, for bftlist, gives each node only its own keys
+    /// (DIR/keys/node-ID.keys, --keys-file), so a Byzantine replica cannot
+    /// speak for another replica or a client.
     #[arg(long)]
     pub no_auth: bool,
     /// Extra `skein node` flags for every node, after `--` (e.g. -- --peer-timeout-ms 800).
@@ -159,7 +162,12 @@ async fn up_async(args: UpArgs, services: &[Service]) -> anyhow::Result<()> {
             node_args.extend(["--config".into(), config.display().to_string()]);
         }
         if let Some(file) = &secret_file {
-            node_args.extend(["--cluster-secret-file".into(), file.display().to_string()]);
+            if per_node_keys(&args.service) {
+                let keys = write_node_keys(&dir, file, id, nodes)?;
+                node_args.extend(["--keys-file".into(), keys.display().to_string()]);
+            } else {
+                node_args.extend(["--cluster-secret-file".into(), file.display().to_string()]);
+            }
         }
         node_args.extend(args.node_args.iter().cloned());
         if let Some(behaviour) = byzantine.get(&id) {
@@ -236,6 +244,37 @@ fn make_cluster_secret(dir: &Path) -> anyhow::Result<PathBuf> {
     skein_node::auth::write_secret_file(&path, &skein_node::auth::generate_secret())
         .with_context(|| format!("cannot write the cluster secret to {}", path.display()))?;
     // An absolute path: nodes resolve it whatever their working directory.
+    Ok(std::fs::canonicalize(&path).unwrap_or(path))
+}
+
+/// Services whose members must not be able to speak for each other get
+/// per-node key files instead of the secret (bftlist: Byzantine replicas).
+/// Others keep the secret: raft admits new members at run time by it.
+fn per_node_keys(service: &str) -> bool {
+    service == "bftlist"
+}
+
+/// Clients whose keys each node's key file holds (bftlist accepts ids below
+/// its `clients_max`, 16 by default; `skein bench` runs up to 1,024 clients).
+const KEYED_CLIENTS: u32 = 1024;
+
+/// DIR/keys/node-ID.keys (mode 0600): node `id`'s own keys, from the secret.
+fn write_node_keys(dir: &Path, secret_file: &Path, id: u16, nodes: u16) -> anyhow::Result<PathBuf> {
+    let secret = skein_node::auth::resolve_secret(None, Some(secret_file))?
+        .context("the cluster secret file is empty")?;
+    let members: Vec<skein_core::NodeId> = (1..=nodes).map(skein_core::NodeId).collect();
+    let text = skein_node::node_keys::NodeKeys::render(
+        &secret,
+        skein_core::NodeId(id),
+        &members,
+        &[("bftlist", KEYED_CLIENTS)],
+    );
+    let keys_dir = dir.join("keys");
+    std::fs::create_dir_all(&keys_dir)
+        .with_context(|| format!("cannot create {}", keys_dir.display()))?;
+    let path = keys_dir.join(format!("node-{id}.keys"));
+    skein_node::auth::write_secret_file(&path, text.trim_end())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(std::fs::canonicalize(&path).unwrap_or(path))
 }
 

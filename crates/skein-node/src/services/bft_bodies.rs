@@ -1,21 +1,21 @@
 //! The bftlist REST bodies, and how a client's request is authenticated.
 //!
-//! Each client has its own key, `K(bftlist, client)` derived from the
-//! cluster secret ([`skein_core::client_key`]), and tags the canonical text
-//! of every request with it ([`SubmitBody::signed_text`]). A replica checks
-//! the tag before the request reaches the core, so no one without client
-//! `c`'s key gets a request executed as `c` at a correct replica; a replay
-//! of a captured request carries its `(client, ts)` and is answered by the
-//! exactly-once rule with the first result, not executed again. Requests
-//! travel between replicas inside authenticated peer channels; a Byzantine
-//! replica that alters one (MODIFY_CLIENT_REQ) is outvoted by the
-//! algorithm's quorums, as in BFTLIST.md §5.
+//! Client `c` shares a key with each replica `r`, `K(bftlist, c, r)`
+//! ([`skein_core::client_key`]), and tags the canonical text of a request
+//! ([`SubmitBody::signed_text`]) for each replica with that replica's key.
+//! A replica checks its tag before the request reaches the core, so no one
+//! without `c`'s keys gets a request accepted as `c`'s at a correct replica
+//! — not even a Byzantine replica, which holds only its own client keys
+//! (`--keys-file`). A replay of a captured request carries its `(client,
+//! ts)` and is answered by the exactly-once rule with the first result, not
+//! executed again. Requests travel between replicas inside authenticated
+//! peer channels; a Byzantine replica that alters one (MODIFY_CLIENT_REQ) is
+//! outvoted by the algorithm's quorums, as in BFTLIST.md §5.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use skein_bft::Op;
 use skein_core::client_key::ClientKey;
-use skein_core::mac::ClusterSecret;
 use utoipa::ToSchema;
 
 /// The service name client keys are derived for.
@@ -32,10 +32,10 @@ pub struct SubmitBody {
     pub ts: u64,
     /// `append`, `remove`, `read` or `no-op`.
     pub op: String,
-    /// The client's tag over [`SubmitBody::signed_text`]: 32 hex digits,
-    /// HMAC-SHA256 with the client's own key (`skein list key --client C`
-    /// prints it), truncated to 16 bytes. Required when the cluster runs with
-    /// a secret; ignored without one.
+    /// The client's tag over [`SubmitBody::signed_text`] for the replica it
+    /// is sent to: 32 hex digits, HMAC-SHA256 with the key the client shares
+    /// with that replica (`skein list key --client C` prints them), truncated
+    /// to 16 bytes. Required when the cluster authenticates; ignored otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<String>,
     /// The value to append or remove.
@@ -135,21 +135,20 @@ impl SubmitBody {
         }
     }
 
-    /// Checks the tag against client `client`'s key under `secret`.
-    pub fn authenticate(&self, op: &Op, secret: &ClusterSecret) -> Result<(), String> {
+    /// Checks the tag against `key`, the one client `client` shares with this replica.
+    pub fn authenticate(&self, op: &Op, key: &ClientKey) -> Result<(), String> {
         let Some(tag) = &self.auth else {
             return Err(format!(
-                "this cluster authenticates clients: sign the request with client {}'s key \
+                "this cluster authenticates clients: sign the request with client {}'s keys \
                  (`skein list key --client {}` on a machine holding the cluster secret)",
                 self.client, self.client
             ));
         };
-        let key = ClientKey::derive(secret, CLIENT_KEY_SERVICE, self.client);
         if key.verify(Self::signed_text(self.client, self.ts, op).as_bytes(), tag) {
             Ok(())
         } else {
             Err(format!(
-                "the request's `auth` tag is not client {}'s over this request",
+                "the request's `auth` tag is not client {}'s over this request for this replica",
                 self.client
             ))
         }
@@ -199,24 +198,33 @@ mod tests {
 
     #[test]
     fn a_tagged_request_passes_and_any_change_fails() {
+        use skein_core::mac::ClusterSecret;
+        use skein_core::NodeId;
         let secret = ClusterSecret::new(vec![7; 32]).unwrap();
-        let key = ClientKey::derive(&secret, CLIENT_KEY_SERVICE, 2);
-        let body = SubmitBody::new(2, 9, &Op::Append(5), Some(&key));
+        let key = |client, replica| {
+            ClientKey::derive(&secret, CLIENT_KEY_SERVICE, client, NodeId(replica))
+        };
+        let body = SubmitBody::new(2, 9, &Op::Append(5), Some(&key(2, 1)));
         assert_eq!(body.to_op(), Ok(Op::Append(5)));
-        assert_eq!(body.authenticate(&Op::Append(5), &secret), Ok(()));
-        // Another op, ts, client or key: refused.
-        assert!(body.authenticate(&Op::Append(6), &secret).is_err());
+        assert_eq!(body.authenticate(&Op::Append(5), &key(2, 1)), Ok(()));
+        // Another op, ts, client, replica or key: refused.
+        assert!(body.authenticate(&Op::Append(6), &key(2, 1)).is_err());
+        assert!(
+            body.authenticate(&Op::Append(5), &key(2, 3)).is_err(),
+            "replica 3's tag differs"
+        );
         let mut later = body.clone();
         later.ts = 10;
-        assert!(later.authenticate(&Op::Append(5), &secret).is_err());
+        assert!(later.authenticate(&Op::Append(5), &key(2, 1)).is_err());
         let mut other = body.clone();
         other.client = 3;
-        assert!(other.authenticate(&Op::Append(5), &secret).is_err());
-        let wrong = ClientKey::derive(&secret, CLIENT_KEY_SERVICE, 3);
-        let forged = SubmitBody::new(2, 9, &Op::Append(5), Some(&wrong));
-        assert!(forged.authenticate(&Op::Append(5), &secret).is_err());
+        assert!(other.authenticate(&Op::Append(5), &key(3, 1)).is_err());
+        let forged = SubmitBody::new(2, 9, &Op::Append(5), Some(&key(3, 1)));
+        assert!(forged.authenticate(&Op::Append(5), &key(2, 1)).is_err());
         let unsigned = SubmitBody::new(2, 9, &Op::Append(5), None);
-        let why = unsigned.authenticate(&Op::Append(5), &secret).unwrap_err();
+        let why = unsigned
+            .authenticate(&Op::Append(5), &key(2, 1))
+            .unwrap_err();
         assert!(why.contains("skein list key --client 2"), "{why}");
     }
 }

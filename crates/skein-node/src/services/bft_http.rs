@@ -111,11 +111,18 @@ async fn submit(
         Ok(op) => op,
         Err(why) => return error_response(StatusCode::BAD_REQUEST, "bad_op", why),
     };
-    if let Some(secret) = &core.node().cluster_secret {
-        if let Err(why) = body.authenticate(&op, secret) {
-            core.metrics().request("unauthenticated");
-            return error_response(StatusCode::UNAUTHORIZED, "unauthenticated", why);
-        }
+    let node = core.node();
+    let checked = match node
+        .client_auth
+        .key(CLIENT_KEY_SERVICE, body.client, node.id)
+    {
+        Ok(Some(key)) => body.authenticate(&op, &key),
+        Ok(None) => Ok(()),
+        Err(why) => Err(why),
+    };
+    if let Err(why) = checked {
+        core.metrics().request("unauthenticated");
+        return error_response(StatusCode::UNAUTHORIZED, "unauthenticated", why);
     }
     let arrived = Instant::now();
     let request = BftRequest::Submit {

@@ -197,7 +197,7 @@ mod tests {
             allow_fault_injection: false,
             api_base: 4000,
             peer_hosts: Default::default(),
-            cluster_secret: None,
+            client_auth: Default::default(),
         };
         let core = CoreHandle::new(
             tx,
