@@ -268,6 +268,9 @@ fn api_router(state: ApiState, service: ServiceApi, access: AccessPolicy) -> Rou
             access,
             crate::access::guard,
         ))
+        .layer(axum::middleware::from_fn(
+            crate::error_bodies::json_error_bodies,
+        ))
         .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
 }
 

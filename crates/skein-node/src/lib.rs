@@ -17,6 +17,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod datagram;
+pub mod error_bodies;
 pub mod inbound;
 pub mod logging;
 pub mod message_metrics;
