@@ -32,6 +32,11 @@ pub struct ReasonLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DirectionLabel {
+    pub direction: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabel {
     pub outcome: String,
 }
@@ -58,6 +63,8 @@ pub struct NodeMetrics {
     pub requests: Family<OutcomeLabel, Counter>,
     pub persisted_bytes: Counter,
     pub uptime_seconds: Gauge,
+    /// Frames dropped because fault injection cut the link, by direction (in, out).
+    pub partition_dropped: Family<DirectionLabel, Counter>,
     /// Metrics a service publishes under its own names once it runs.
     pub service: ServiceSamples,
 }
@@ -164,6 +171,7 @@ impl NodeMetrics {
             requests: Family::default(),
             persisted_bytes: Counter::default(),
             uptime_seconds: Gauge::default(),
+            partition_dropped: Family::default(),
             service: ServiceSamples::default(),
             registry: Arc::new(Registry::default()),
         };
@@ -222,6 +230,11 @@ impl NodeMetrics {
             "Seconds since the node started",
             metrics.uptime_seconds.clone(),
         );
+        registry.register(
+            "skein_partition_dropped",
+            "Protocol frames dropped because fault injection cut the link to that peer, by direction (in, out)",
+            metrics.partition_dropped.clone(),
+        );
         registry.register_collector(Box::new(metrics.service.clone()));
         Self {
             registry: Arc::new(registry),
@@ -260,6 +273,14 @@ impl NodeMetrics {
         family
             .get_or_create(&ReasonLabel {
                 reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn partition_dropped(&self, direction: &str) {
+        self.partition_dropped
+            .get_or_create(&DirectionLabel {
+                direction: direction.to_string(),
             })
             .inc();
     }
