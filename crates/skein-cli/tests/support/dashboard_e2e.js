@@ -1,0 +1,128 @@
+// Drives headless Chromium over the DevTools protocol (on a pipe: no
+// WebSocket library, no npm packages) through the dashboard's end-to-end
+// check, for tests/dashboard_browser.rs:
+//
+//   node dashboard_e2e.js CHROMIUM URL NODES KILL_ID SCREENSHOT.png [PROFILE_DIR]
+//
+// Loads URL, waits until the node table shows NODES nodes up, clicks kill
+// on node KILL_ID, waits until the table shows it down, saves a screenshot.
+// Every wait is bounded; exits non-zero with the reason on any failure.
+"use strict";
+const { spawn } = require("node:child_process");
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+
+const [chromium, url, nodes, killId, screenshot, profileArg] = process.argv.slice(2);
+const UP_WITHIN_MS = 30000;
+const DOWN_WITHIN_MS = 15000;
+const profile = profileArg || fs.mkdtempSync(path.join(os.tmpdir(), "skein-e2e-"));
+
+const browser = spawn(
+  chromium,
+  [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--remote-debugging-pipe",
+    `--user-data-dir=${profile}`,
+    "--window-size=1280,1000",
+    "about:blank",
+  ],
+  { stdio: ["ignore", "ignore", "pipe", "pipe", "pipe"] },
+);
+let browserLog = "";
+browser.stderr.on("data", (d) => (browserLog = (browserLog + d).slice(-4000)));
+
+const toBrowser = browser.stdio[3];
+const fromBrowser = browser.stdio[4];
+let nextId = 1;
+const waiting = new Map();
+let buffered = "";
+fromBrowser.on("data", (chunk) => {
+  buffered += chunk.toString("utf8");
+  let end;
+  while ((end = buffered.indexOf("\0")) >= 0) {
+    const message = JSON.parse(buffered.slice(0, end));
+    buffered = buffered.slice(end + 1);
+    const waiter = waiting.get(message.id);
+    if (waiter) {
+      waiting.delete(message.id);
+      message.error ? waiter.reject(new Error(JSON.stringify(message.error))) : waiter.resolve(message.result);
+    }
+  }
+});
+
+function send(method, params = {}, sessionId) {
+  const id = nextId++;
+  toBrowser.write(JSON.stringify({ id, method, params, sessionId }) + "\0");
+  return new Promise((resolve, reject) => waiting.set(id, { resolve, reject }));
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function evaluate(session, expression) {
+  const r = await send("Runtime.evaluate", { expression, returnByValue: true }, session);
+  if (r.exceptionDetails) throw new Error(`page error: ${JSON.stringify(r.exceptionDetails).slice(0, 300)}`);
+  return r.result.value;
+}
+
+async function waitFor(session, what, expression, withinMs) {
+  const started = Date.now();
+  let last;
+  while (Date.now() - started < withinMs) {
+    last = await evaluate(session, expression);
+    if (last === true) return Date.now() - started;
+    await sleep(200);
+  }
+  throw new Error(`${what}: not within ${withinMs} ms (last: ${JSON.stringify(last)})`);
+}
+
+async function main() {
+  const { targetId } = await send("Target.createTarget", { url: "about:blank" });
+  const { sessionId: s } = await send("Target.attachToTarget", { targetId, flatten: true });
+  await send("Page.enable", {}, s);
+  await send("Emulation.setDeviceMetricsOverride", { width: 1280, height: 1000, deviceScaleFactor: 1, mobile: false }, s);
+  await send("Page.navigate", { url }, s);
+  const upAfter = await waitFor(
+    s,
+    `${nodes} nodes up`,
+    `document.querySelectorAll('#nodes tbody tr[data-state="up"]').length === ${Number(nodes)}`,
+    UP_WITHIN_MS,
+  );
+  console.log(`table shows ${nodes} nodes up after ${upAfter} ms`);
+  await waitFor(s, "kill button", `!!document.querySelector('button[data-action="kill"][data-node="${killId}"]:not([disabled])')`, 10000);
+  // A real click: at the button's centre, through the input pipeline.
+  const box = await evaluate(
+    s,
+    `(() => { const b = document.querySelector('button[data-action="kill"][data-node="${killId}"]');
+      b.scrollIntoView(); const r = b.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()`,
+  );
+  for (const type of ["mousePressed", "mouseReleased"]) {
+    await send("Input.dispatchMouseEvent", { type, x: box[0], y: box[1], button: "left", clickCount: 1 }, s);
+  }
+  const downAfter = await waitFor(s, `node ${killId} shown down`, `document.querySelector('#nodes tr[data-node="${killId}"]')?.dataset.state === "down"`, DOWN_WITHIN_MS);
+  console.log(`table shows node ${killId} down ${downAfter} ms after the click`);
+  const events = await evaluate(s, `[...document.querySelectorAll('#events li')].map(li => li.textContent).slice(0, 8)`);
+  console.log(`event log: ${JSON.stringify(events)}`);
+  await sleep(1500); // let a few more polls draw the plots
+  const shot = await send("Page.captureScreenshot", { format: "png", captureBeyondViewport: true }, s);
+  fs.writeFileSync(screenshot, Buffer.from(shot.data, "base64"));
+  console.log(`screenshot: ${screenshot}`);
+}
+
+const deadline = setTimeout(() => finish(new Error("the whole check took over 90 s")), 90000);
+function finish(error) {
+  clearTimeout(deadline);
+  browser.kill("SIGKILL");
+  if (!profileArg) fs.rmSync(profile, { recursive: true, force: true });
+  if (error) {
+    console.error(`FAILED: ${error.message}\nchromium's stderr ends with:\n${browserLog}`);
+    process.exit(1);
+  }
+  process.exit(0);
+}
+browser.on("exit", (code) => waiting.size && finish(new Error(`chromium exited (${code})`)));
+main().then(() => finish(), finish);
