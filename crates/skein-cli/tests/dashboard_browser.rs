@@ -1,7 +1,7 @@
 //! End to end in headless Chromium: a 4-node raft cluster, the dashboard
-//! `cluster up` prints, the table showing 4 nodes up, a click on one node's
-//! kill button, the table showing it down — then a screenshot in
-//! `$CARGO_TARGET_TMPDIR/dashboard-e2e.png`.
+//! `cluster up` prints, the table showing 4 nodes up, a click on the
+//! leader's kill button, the table showing it down and then another node
+//! as leader — and a screenshot in `$CARGO_TARGET_TMPDIR/dashboard-e2e.png`.
 //!
 //! The browser is driven over the DevTools protocol on a pipe by
 //! `support/dashboard_e2e.js` (Node 18+, no npm packages). Skipped, with
@@ -28,7 +28,7 @@ fn found(program: &str) -> bool {
 }
 
 #[test]
-fn kill_a_node_from_the_page_and_see_it_down() {
+fn kill_the_leader_from_the_page_and_see_a_new_one() {
     let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
         .into_iter()
         .find(|p| found(p))
@@ -58,7 +58,7 @@ fn kill_a_node_from_the_page_and_see_it_down() {
         .arg(chromium)
         .arg("http://127.0.0.1:25100/?interval=500")
         .arg("4")
-        .arg("2")
+        .arg("leader")
         .arg(&screenshot)
         .arg(&profile)
         .stdout(Stdio::piped())

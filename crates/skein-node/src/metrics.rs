@@ -9,6 +9,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 use skein_core::{Channel, NodeId};
@@ -63,6 +64,8 @@ pub struct NodeMetrics {
     pub requests: Family<OutcomeLabel, Counter>,
     pub persisted_bytes: Counter,
     pub uptime_seconds: Gauge,
+    /// How long answered client requests took, from the API's call to the core's reply.
+    pub request_duration: Histogram,
     /// Frames dropped because fault injection cut the link, by direction (in, out).
     pub partition_dropped: Family<DirectionLabel, Counter>,
     /// Metrics a service publishes under its own names once it runs.
@@ -172,6 +175,8 @@ impl NodeMetrics {
             persisted_bytes: Counter::default(),
             uptime_seconds: Gauge::default(),
             partition_dropped: Family::default(),
+            // 0.5 ms to about 16 s, doubling.
+            request_duration: Histogram::new(exponential_buckets(0.0005, 2.0, 16)),
             service: ServiceSamples::default(),
             registry: Arc::new(Registry::default()),
         };
@@ -229,6 +234,11 @@ impl NodeMetrics {
             "skein_uptime_seconds",
             "Seconds since the node started",
             metrics.uptime_seconds.clone(),
+        );
+        registry.register(
+            "skein_request_duration_seconds",
+            "Time from a client request reaching the API to the service's reply (answered requests only)",
+            metrics.request_duration.clone(),
         );
         registry.register(
             "skein_partition_dropped",

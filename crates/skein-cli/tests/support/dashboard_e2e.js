@@ -6,6 +6,8 @@
 //
 // Loads URL, waits until the node table shows NODES nodes up, clicks kill
 // on node KILL_ID, waits until the table shows it down, saves a screenshot.
+// KILL_ID "leader" kills the leader (or primary) the table marks, then also
+// waits until the table marks another node up as the new leader.
 // Every wait is bounded; exits non-zero with the reason on any failure.
 "use strict";
 const { spawn } = require("node:child_process");
@@ -13,7 +15,8 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 
-const [chromium, url, nodes, killId, screenshot, profileArg] = process.argv.slice(2);
+const [chromium, url, nodes, killArg, screenshot, profileArg] = process.argv.slice(2);
+const NEW_LEADER_WITHIN_MS = 30000;
 const UP_WITHIN_MS = 30000;
 const DOWN_WITHIN_MS = 15000;
 const profile = profileArg || fs.mkdtempSync(path.join(os.tmpdir(), "skein-e2e-"));
@@ -93,6 +96,12 @@ async function main() {
     UP_WITHIN_MS,
   );
   console.log(`table shows ${nodes} nodes up after ${upAfter} ms`);
+  let killId = killArg;
+  if (killArg === "leader") {
+    await waitFor(s, "a leader", `!!document.querySelector('#nodes tr.leader[data-state="up"]')`, NEW_LEADER_WITHIN_MS);
+    killId = await evaluate(s, `document.querySelector('#nodes tr.leader').dataset.node`);
+    console.log(`the table marks node ${killId} as leader`);
+  }
   await waitFor(s, "kill button", `!!document.querySelector('button[data-action="kill"][data-node="${killId}"]:not([disabled])')`, 10000);
   // A real click: at the button's centre, through the input pipeline.
   const box = await evaluate(
@@ -105,6 +114,16 @@ async function main() {
   }
   const downAfter = await waitFor(s, `node ${killId} shown down`, `document.querySelector('#nodes tr[data-node="${killId}"]')?.dataset.state === "down"`, DOWN_WITHIN_MS);
   console.log(`table shows node ${killId} down ${downAfter} ms after the click`);
+  if (killArg === "leader") {
+    const electedAfter = await waitFor(
+      s,
+      "a new leader",
+      `(() => { const r = document.querySelector('#nodes tr.leader[data-state="up"]'); return !!r && r.dataset.node !== "${killId}"; })()`,
+      NEW_LEADER_WITHIN_MS,
+    );
+    const leader = await evaluate(s, `document.querySelector('#nodes tr.leader').dataset.node`);
+    console.log(`table marks node ${leader} as the new leader ${electedAfter} ms later`);
+  }
   const events = await evaluate(s, `[...document.querySelectorAll('#events li')].map(li => li.textContent).slice(0, 8)`);
   console.log(`event log: ${JSON.stringify(events)}`);
   await sleep(1500); // let a few more polls draw the plots

@@ -93,7 +93,8 @@ function readMetrics(entry, service, text) {
     at: now,
     sent: L.sumMetric(parsed, "skein_messages_sent_total"),
     received: L.sumMetric(parsed, "skein_messages_received_total"),
-    work: L.sumMetric(parsed, throughputMetric),
+    // Counters gain `_total` when encoded; accept a name given either way.
+    work: L.sumMetric(parsed, throughputMetric) ?? L.sumMetric(parsed, `${throughputMetric}_total`),
     latencySum: L.sumMetric(parsed, "skein_request_duration_seconds_sum"),
     latencyCount: L.sumMetric(parsed, "skein_request_duration_seconds_count"),
   };
@@ -149,7 +150,10 @@ async function tick() {
 }
 
 async function pollAll() {
-  const timeoutMs = Math.min(2000, Math.max(400, state.config.interval_ms));
+  // Generous: a browser sends at most 6 requests at a time to one host, so
+  // through the proxy a busy cluster's calls queue; a paused node still
+  // shows as unresponsive within a few seconds.
+  const timeoutMs = Math.min(5000, Math.max(2500, 2 * state.config.interval_ms));
   await Promise.allSettled([...state.config.nodes.map((n) => pollNode(n, timeoutMs)), pollLauncher()]);
 }
 
@@ -269,19 +273,23 @@ function plot(svg, title, lines) {
     label.textContent = formatNumber(max * f);
     svg.append(label);
   }
+  // The newest point sits at the right edge; a short history fills a minute's width, not the whole.
+  const span = Math.max(PLOT_POINTS_MIN, ...lines.map((l) => l.values.length)) - 1;
+  const x = (age) => W - pad.r - (age / span) * (W - pad.l - pad.r);
+  const y = (v) => pad.t + (1 - v / max) * (H - pad.t - pad.b);
   for (const line of lines) {
     const n = line.values.length;
-    if (n < 2) continue;
-    const x = (i) => pad.l + (i / (L.HISTORY_MAX - 1)) * (W - pad.l - pad.r) + (L.HISTORY_MAX - n) * ((W - pad.l - pad.r) / (L.HISTORY_MAX - 1));
-    const y = (v) => pad.t + (1 - v / max) * (H - pad.t - pad.b);
     let d = "";
     line.values.forEach((v, i) => {
       if (v == null) return;
-      d += `${d && line.values[i - 1] != null ? "L" : "M"}${x(i).toFixed(1)},${y(v).toFixed(1)}`;
+      d += `${d && line.values[i - 1] != null ? "L" : "M"}${x(n - 1 - i).toFixed(1)},${y(v).toFixed(1)}`;
     });
-    svg.append(svgEl("path", { d, class: `line ${line.cls}` }));
+    if (d) svg.append(svgEl("path", { d, class: `line ${line.cls}` }));
   }
 }
+
+/** Below this many points a plot still spans this many, so early lines do not stretch. */
+const PLOT_POINTS_MIN = 60;
 
 function formatNumber(v) {
   if (v >= 1000) return `${(v / 1000).toFixed(v >= 10000 ? 0 : 1)}k`;
@@ -330,7 +338,7 @@ function raftPanel(rows) {
   const svg = svgEl("svg", { class: "plot wide" });
   const ids = Object.keys(state.terms);
   plotTerms(svg, ids);
-  parts.push(svg);
+  parts.push(svg, termLegend(ids));
   return parts;
 }
 
@@ -340,16 +348,24 @@ function lowerState(s) {
 
 function plotTerms(svg, ids) {
   const lines = ids.map((id, i) => ({ values: state.terms[id].map(([, t]) => t), cls: `s${(i % 5) + 1}` }));
-  plot(svg, `term per node (${ids.map((id, i) => `node ${id}: colour ${i + 1}`).join(", ")})`, lines);
+  plot(svg, "term per node", lines);
+}
+
+function termLegend(ids) {
+  return el("div", { class: "legend" }, ids.map((id, i) => el("span", { class: `key s${(i % 5) + 1}` }, `node ${id}`)));
 }
 
 function bftPanel(rows) {
   const lists = {};
+  const correct = {};
   for (const r of rows) {
     const list = r.entry.extra?.["/api/v1/list"]?.list;
-    if (r.state === "up" && list) lists[r.id] = list;
+    if (r.state !== "up" || !list) continue;
+    lists[r.id] = list;
+    // Only correct replicas must agree: a Byzantine one may show anything.
+    if (!r.entry.status?.protocol?.byzantine) correct[r.id] = list;
   }
-  const agreement = L.listAgreement(lists);
+  const agreement = L.listAgreement(correct);
   const table = el(
     "table",
     { class: "compact" },
@@ -374,10 +390,10 @@ function bftPanel(rows) {
     ),
   );
   const verdict = agreement.agree
-    ? el("p", { class: "ok" }, `replicas agree: every executed list is a prefix of the longest (${agreement.longest} items)` + (agreement.behind.length ? `; behind: ${agreement.behind.join(", ")}` : ""))
-    : el("p", { class: "bad" }, `replicas disagree: nodes ${agreement.diverged.join(", ")} diverge from the longest list`);
-  const longest = Object.values(lists).reduce((a, b) => (b.length > a.length ? b : a), []);
-  return [table, verdict, el("p", { class: "list" }, `executed: [${longest.slice(-20).join(", ")}${longest.length > 20 ? ", …" : ""}]`)];
+    ? el("p", { class: "ok" }, `correct replicas agree: every executed list is a prefix of the longest (${agreement.longest} items)` + (agreement.behind.length ? `; behind: ${agreement.behind.join(", ")}` : ""))
+    : el("p", { class: "bad" }, `correct replicas disagree: nodes ${agreement.diverged.join(", ")} diverge from the longest list`);
+  const longest = Object.values(correct).reduce((a, b) => (b.length > a.length ? b : a), []);
+  return [table, verdict, el("p", { class: "list" }, `executed (${longest.length > 20 ? "last 20" : "all"}): [${longest.length > 20 ? "…, " : ""}${longest.slice(-20).join(", ")}]`)];
 }
 
 function dhtPanel(rows) {
@@ -458,9 +474,9 @@ function renderFaults(rows, service) {
     el(
       "div",
       { class: "fault" },
-      "links: ",
+      "cut links: ",
       cut,
-      " drops frames to/from ",
+      " drops all frames to and from ",
       from,
       el("button", { onclick: () => nodeFault(cut.value, "PUT", "/api/v1/fault/partition", { blocked: parseIds(from.value) }, `cut links to [${from.value}]`) }, "cut"),
       el("button", { onclick: () => nodeFault(cut.value, "PUT", "/api/v1/fault/partition", { blocked: [] }, "heal links") }, "heal"),

@@ -81,7 +81,7 @@ const SERVICES = {
         leader: primary,
       };
     },
-    throughput: { metric: "skein_bft_executed", label: "executed/s" },
+    throughput: { metric: "skein_bft_executed_total", label: "executed/s" },
   },
   heartbeat: {
     extra: [],
