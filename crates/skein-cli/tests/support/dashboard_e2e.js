@@ -83,9 +83,18 @@ async function waitFor(session, what, expression, withinMs) {
   throw new Error(`${what}: not within ${withinMs} ms (last: ${JSON.stringify(last)})`);
 }
 
+let session = null;
+
+async function saveScreenshot(file) {
+  const shot = await send("Page.captureScreenshot", { format: "png", captureBeyondViewport: true }, session);
+  fs.writeFileSync(file, Buffer.from(shot.data, "base64"));
+  console.log(`screenshot: ${file}`);
+}
+
 async function main() {
   const { targetId } = await send("Target.createTarget", { url: "about:blank" });
   const { sessionId: s } = await send("Target.attachToTarget", { targetId, flatten: true });
+  session = s;
   await send("Page.enable", {}, s);
   await send("Emulation.setDeviceMetricsOverride", { width: 1280, height: 1000, deviceScaleFactor: 1, mobile: false }, s);
   await send("Page.navigate", { url }, s);
@@ -127,16 +136,19 @@ async function main() {
   const events = await evaluate(s, `[...document.querySelectorAll('#events li')].map(li => li.textContent).slice(0, 8)`);
   console.log(`event log: ${JSON.stringify(events)}`);
   await sleep(1500); // let a few more polls draw the plots
-  const shot = await send("Page.captureScreenshot", { format: "png", captureBeyondViewport: true }, s);
-  fs.writeFileSync(screenshot, Buffer.from(shot.data, "base64"));
-  console.log(`screenshot: ${screenshot}`);
+  await saveScreenshot(screenshot);
 }
 
 const deadline = setTimeout(() => finish(new Error("the whole check took over 90 s")), 90000);
 function finish(error) {
   clearTimeout(deadline);
   browser.kill("SIGKILL");
-  if (!profileArg) fs.rmSync(profile, { recursive: true, force: true });
+  if (!profileArg) {
+    // The browser may still be writing its profile as it dies: a leftover temp dir is harmless.
+    try {
+      fs.rmSync(profile, { recursive: true, force: true, maxRetries: 5 });
+    } catch (_) {}
+  }
   if (error) {
     console.error(`FAILED: ${error.message}\nchromium's stderr ends with:\n${browserLog}`);
     process.exit(1);
@@ -144,4 +156,11 @@ function finish(error) {
   process.exit(0);
 }
 browser.on("exit", (code) => waiting.size && finish(new Error(`chromium exited (${code})`)));
-main().then(() => finish(), finish);
+main().then(
+  () => finish(),
+  async (error) => {
+    // What the page showed when it failed, next to where the screenshot would be.
+    if (session) await saveScreenshot(screenshot.replace(/\.png$/, "-failed.png")).catch(() => {});
+    finish(error);
+  },
+);

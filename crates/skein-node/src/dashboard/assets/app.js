@@ -154,7 +154,13 @@ async function pollAll() {
   // through the proxy a busy cluster's calls queue; a paused node still
   // shows as unresponsive within a few seconds.
   const timeoutMs = Math.min(5000, Math.max(2500, 2 * state.config.interval_ms));
-  await Promise.allSettled([...state.config.nodes.map((n) => pollNode(n, timeoutMs)), pollLauncher()]);
+  // A node the launcher paused cannot answer: skip it rather than stall every poll on its timeout.
+  const polled = state.config.nodes.filter((n) => {
+    if (state.launcher[n.id] !== "paused") return true;
+    (state.nodes[n.id] ||= { rates: {}, extra: {} }).state = "paused";
+    return false;
+  });
+  await Promise.allSettled([...polled.map((n) => pollNode(n, timeoutMs)), pollLauncher()]);
 }
 
 function rowsNow() {
