@@ -65,6 +65,7 @@ fn the_dashboard_serves_the_page_proxies_reads_and_kills_nodes() {
         assert!(page.contains("<title>skein dashboard</title>"), "{page}");
         for (asset, expected) in [
             ("app.js", "text/javascript; charset=utf-8"),
+            ("panels.js", "text/javascript; charset=utf-8"),
             ("logic.js", "text/javascript; charset=utf-8"),
             ("style.css", "text/css; charset=utf-8"),
         ] {

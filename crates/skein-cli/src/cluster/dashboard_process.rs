@@ -1,8 +1,10 @@
-//! The dashboard of a detached cluster: a background `skein dashboard --dir
-//! DIR` process, recorded in `cluster.json` and stopped by `cluster down`.
-//! (An attached `cluster up` serves the dashboard from its own process.)
+//! A launched cluster's dashboard, on port 8000 + the port offset: served
+//! by an attached `cluster up` itself ([`serve_here`]); for a detached one,
+//! a background `skein dashboard --dir DIR` process ([`spawn`]), recorded
+//! in `cluster.json` and stopped by `cluster down` ([`stop`]).
 
 use super::state::DashboardRecord;
+use anyhow::Context;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::fs::OpenOptions;
@@ -18,6 +20,25 @@ pub fn port(port_offset: u16) -> Option<u16> {
 
 pub fn url(port: u16) -> String {
     format!("http://127.0.0.1:{port}/")
+}
+
+/// Serves the dashboard from this (attached) launcher until it exits.
+pub async fn serve_here(dir: &Path, port: u16) -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("cannot serve it on port {port}"))?;
+    let targets = crate::dashboard_cmd::targets_of_cluster(dir)?;
+    let app = crate::dashboard_server::router(
+        targets,
+        Some(dir.to_path_buf()),
+        skein_node::dashboard::DEFAULT_INTERVAL_MS,
+    );
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            eprintln!("the dashboard stopped: {error}");
+        }
+    });
+    Ok(url(port))
 }
 
 /// Starts `skein dashboard --dir DIR --port PORT` in its own process group,

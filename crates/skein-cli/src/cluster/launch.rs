@@ -212,7 +212,7 @@ async fn up_async(args: UpArgs, services: &[Service]) -> anyhow::Result<()> {
         return Ok(());
     }
     if let Some(port) = dashboard_port {
-        match serve_dashboard(&dir, port).await {
+        match dashboard_process::serve_here(&dir, port).await {
             Ok(url) => println!("dashboard: {url}"),
             Err(e) => eprintln!("warning: no dashboard: {e:#}"),
         }
@@ -223,25 +223,6 @@ async fn up_async(args: UpArgs, services: &[Service]) -> anyhow::Result<()> {
         dir.display()
     );
     supervise(&dir, children, stop).await
-}
-
-/// Serves the dashboard from this (attached) launcher until it exits.
-async fn serve_dashboard(dir: &Path, port: u16) -> anyhow::Result<String> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .with_context(|| format!("cannot serve it on port {port}"))?;
-    let targets = crate::dashboard_cmd::targets_of_cluster(dir)?;
-    let app = crate::dashboard_server::router(
-        targets,
-        Some(dir.to_path_buf()),
-        skein_node::dashboard::DEFAULT_INTERVAL_MS,
-    );
-    tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, app).await {
-            eprintln!("the dashboard stopped: {error}");
-        }
-    });
-    Ok(dashboard_process::url(port))
 }
 
 /// `--byzantine ID:BEHAVIOUR,…` as a map; the node checks the behaviour's name.

@@ -18,6 +18,9 @@ use serde::{Deserialize, Serialize};
 
 pub const INDEX_HTML: &str = include_str!("assets/index.html");
 pub const APP_JS: &str = include_str!("assets/app.js");
+pub const VIEW_JS: &str = include_str!("assets/view.js");
+pub const PANELS_JS: &str = include_str!("assets/panels.js");
+pub const FAULTS_JS: &str = include_str!("assets/faults.js");
 pub const LOGIC_JS: &str = include_str!("assets/logic.js");
 pub const STYLE_CSS: &str = include_str!("assets/style.css");
 /// The unit tests of `logic.js`, run with `node --test` by `tests/dashboard_js.rs`.
@@ -54,6 +57,9 @@ pub struct DashboardConfig {
 pub fn asset(name: &str) -> Option<(&'static str, &'static str)> {
     Some(match name {
         "app.js" => ("text/javascript; charset=utf-8", APP_JS),
+        "view.js" => ("text/javascript; charset=utf-8", VIEW_JS),
+        "panels.js" => ("text/javascript; charset=utf-8", PANELS_JS),
+        "faults.js" => ("text/javascript; charset=utf-8", FAULTS_JS),
         "logic.js" => ("text/javascript; charset=utf-8", LOGIC_JS),
         "style.css" => ("text/css; charset=utf-8", STYLE_CSS),
         _ => return None,
@@ -159,7 +165,14 @@ mod tests {
 
     #[test]
     fn every_script_and_stylesheet_the_page_links_is_embedded() {
-        for name in ["app.js", "logic.js", "style.css"] {
+        for name in [
+            "app.js",
+            "view.js",
+            "panels.js",
+            "faults.js",
+            "logic.js",
+            "style.css",
+        ] {
             assert!(
                 INDEX_HTML.contains(&format!("assets/{name}")),
                 "index.html does not link {name}"
