@@ -17,7 +17,9 @@ function renderFaults(rows, service) {
   const reachable = rows.filter((r) => state.config.launcher || sameOrigin(r.id));
   const nodeSelect = () => el("select", { class: "node" }, reachable.map((r) => el("option", { value: r.id }, `node ${r.id}`)));
   const parts = [el("h2", {}, "faults")];
-  if (!state.config.launcher) {
+  if (state.config.launcher) {
+    parts.push(el("p", { class: "muted" }, "kill, pause, resume and restart a node with the buttons on its row in the table"));
+  } else {
     parts.push(el("p", { class: "muted" }, "from a node's own page only that node takes fault calls, and kill/pause/restart need the launcher: open the URL `skein cluster up` prints (or run `skein dashboard --dir DIR`)"));
   }
   if (service === "bftlist") {
