@@ -93,15 +93,27 @@ const SERVICES = {
   dht: {
     extra: ["/api/v1/dht/routing", "/api/v1/dht/size"],
     row(p) {
-      const pos = p.position ?? p.ring_position ?? p.node_key ?? p.key;
-      return { role: pos == null ? "ring member" : `ring ${shortKey(pos)}`, term: "—", progress: keysOf(p), leader: null };
+      const ring = ringKey(p);
+      return {
+        role: ring == null ? p.state || "ring member" : `ring ${shortKey(ring)}`,
+        term: p.state ?? "—",
+        progress: keysOf(p),
+        leader: null,
+      };
     },
     throughput: { metric: "skein_requests_total", label: "requests/s" },
   },
   gossip: {
     extra: ["/api/v1/gossip/peers", "/api/v1/gossip/messages"],
     row(p) {
-      return { role: "gossiper", term: "—", progress: p.messages != null ? `messages ${count(p.messages)}` : "—", leader: null };
+      const role = p.left ? "left" : p.joined === false ? "joining" : "member";
+      const eager = Array.isArray(p.eager_peers) ? ` · eager [${p.eager_peers.join(",")}]` : "";
+      return {
+        role,
+        term: p.incarnation != null ? `incarnation ${p.incarnation}` : "—",
+        progress: p.delivered != null ? `delivered ${p.delivered}${eager}` : p.messages != null ? `messages ${count(p.messages)}` : "—",
+        leader: null,
+      };
     },
     throughput: { metric: "skein_requests_total", label: "requests/s" },
   },
@@ -194,6 +206,26 @@ function niceMax(values) {
   return 10 * magnitude;
 }
 
+/** A DHT node's ring position, wherever its status keeps it. */
+function ringKey(p) {
+  return p?.node?.ring ?? p?.position ?? p?.ring_position ?? p?.ring ?? null;
+}
+
+/** Undirected edges {a, b} (a < b) from each node's peer list, without repeats. */
+function peerEdges(peersById) {
+  const seen = new Set();
+  const edges = [];
+  for (const [id, peers] of Object.entries(peersById)) {
+    for (const peer of peers || []) {
+      const [a, b] = [Number(id), Number(peer)].sort((x, y) => x - y);
+      if (a === b || seen.has(`${a}-${b}`)) continue;
+      seen.add(`${a}-${b}`);
+      edges.push({ a, b });
+    }
+  }
+  return edges;
+}
+
 function lower(v) {
   return v == null ? "?" : String(v).toLowerCase();
 }
@@ -227,6 +259,8 @@ const SkeinLogic = {
   diffSnapshots,
   majorityLeader,
   ringAngle,
+  ringKey,
+  peerEdges,
   ago,
   niceMax,
 };

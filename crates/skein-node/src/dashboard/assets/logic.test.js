@@ -96,3 +96,14 @@ test("ago formats durations", () => {
   assert.equal(L.ago(2500), "2.5 s ago");
   assert.equal(L.ago(600000), "10 min ago");
 });
+
+test("describeNode reads dht and gossip statuses", () => {
+  const dht = L.describeNode("dht", { node: { id: 2, ring: "9f3a00112233" }, state: "joined", keys: 12 }, 2);
+  assert.deepEqual(dht, { role: "ring 9f3a0011…", term: "joined", progress: "keys 12", leader: null });
+  const gossip = L.describeNode("gossip", { incarnation: 1, joined: true, left: false, eager_peers: [1, 3], delivered: 7 }, 2);
+  assert.deepEqual(gossip, { role: "member", term: "incarnation 1", progress: "delivered 7 · eager [1,3]", leader: null });
+});
+
+test("peerEdges makes each link once, whichever side lists it", () => {
+  assert.deepEqual(L.peerEdges({ 1: [2, 3], 2: [1], 3: [3] }), [{ a: 1, b: 2 }, { a: 1, b: 3 }]);
+});

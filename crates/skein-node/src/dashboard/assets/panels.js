@@ -102,26 +102,47 @@ function bftPanel(rows) {
 }
 
 function dhtPanel(rows) {
-  const size = 220;
+  const size = 240;
   const svg = svgEl("svg", { class: "ring", viewBox: `0 0 ${size} ${size}` });
   svg.append(svgEl("circle", { cx: size / 2, cy: size / 2, r: 80, class: "ringline" }));
   for (const r of rows) {
     const p = r.entry.status?.protocol || {};
-    const key = p.position ?? p.ring_position ?? p.node_key ?? p.key ?? r.id * 977;
-    const a = L.ringAngle(key);
+    const a = L.ringAngle(L.ringKey(p) ?? r.id * 977);
     const x = size / 2 + 80 * Math.cos(a);
     const y = size / 2 + 80 * Math.sin(a);
     svg.append(svgEl("circle", { cx: x, cy: y, r: 7, class: `dot ${r.state}` }));
     const label = svgEl("text", { x: x + 9, y: y + 4, class: "axis" });
-    const sizeInfo = r.entry.extra?.["/api/v1/dht/size"];
-    label.textContent = `${r.id}${sizeInfo != null ? ` (${typeof sizeInfo === "object" ? Object.values(sizeInfo)[0] : sizeInfo} keys)` : ""}`;
+    label.textContent = `${r.id}${p.keys != null ? ` (${p.keys} keys)` : ""}`;
     svg.append(label);
   }
-  return [svg, genericDetails(rows, ["/api/v1/dht/routing"])];
+  return [el("p", { class: "muted" }, "each node at its ring position, with how many keys it stores"), svg, genericDetails(rows, ["/api/v1/dht/routing", "/api/v1/dht/size"])];
 }
 
 function gossipPanel(rows) {
-  return [el("p", {}, "peers and messages as each node reports them"), genericDetails(rows, ["/api/v1/gossip/peers", "/api/v1/gossip/messages"])];
+  const size = 240;
+  const svg = svgEl("svg", { class: "ring", viewBox: `0 0 ${size} ${size}` });
+  const at = {};
+  rows.forEach((r, i) => {
+    const a = (i / Math.max(1, rows.length)) * 2 * Math.PI - Math.PI / 2;
+    at[r.id] = [size / 2 + 85 * Math.cos(a), size / 2 + 85 * Math.sin(a)];
+  });
+  const peers = Object.fromEntries(rows.filter((r) => r.state === "up").map((r) => [r.id, r.entry.status?.protocol?.eager_peers || []]));
+  for (const { a, b } of L.peerEdges(peers)) {
+    if (at[a] && at[b]) svg.append(svgEl("line", { x1: at[a][0], y1: at[a][1], x2: at[b][0], y2: at[b][1], class: "edge" }));
+  }
+  for (const r of rows) {
+    const [x, y] = at[r.id];
+    svg.append(svgEl("circle", { cx: x, cy: y, r: 8, class: `dot ${r.state}` }));
+    const label = svgEl("text", { x: x + 10, y: y + 4, class: "axis" });
+    const delivered = r.entry.status?.protocol?.delivered;
+    label.textContent = `${r.id}${delivered != null ? ` (${delivered})` : ""}`;
+    svg.append(label);
+  }
+  return [
+    el("p", { class: "muted" }, "eager-push links between nodes, and how many broadcasts each delivered"),
+    svg,
+    genericDetails(rows, ["/api/v1/gossip/peers", "/api/v1/gossip/messages"]),
+  ];
 }
 
 function genericPanel(rows) {
