@@ -1,8 +1,8 @@
 //! Every `skein` command and flag.
 
 use crate::{
-    bench, cluster, kv_cmd, list_cmd, node_cmd, raft_cmd, request_cmd, sim_cmd, status_cmd,
-    EXIT_USAGE,
+    bench, cluster, dashboard_cmd, kv_cmd, list_cmd, node_cmd, raft_cmd, request_cmd, sim_cmd,
+    status_cmd, EXIT_USAGE,
 };
 use clap::{Parser, Subcommand};
 use skein_node::Service;
@@ -53,6 +53,8 @@ pub enum Command {
     Raft(raft_cmd::RaftCommand),
     /// Load a cluster: closed or open loop, latency percentiles, --json and --plot.
     Bench(bench::args::BenchArgs),
+    /// Serve the web dashboard for a cluster (`cluster up` serves one already).
+    Dashboard(dashboard_cmd::DashboardArgs),
 }
 
 pub fn run(cli: Cli, services: &[Service]) -> ExitCode {
@@ -65,6 +67,7 @@ pub fn run(cli: Cli, services: &[Service]) -> ExitCode {
         Command::Kv(command) => kv_cmd::run(command),
         Command::Raft(command) => raft_cmd::run(command),
         Command::Bench(args) => bench::run(args),
+        Command::Dashboard(args) => dashboard_cmd::run(args),
         Command::Sim(args) => match sim_cmd::run(args) {
             Ok(code) => return code,
             Err(error) => Err(UsageError(format!("{error:#}")).into()),

@@ -12,6 +12,8 @@ pub mod bench;
 pub mod cli;
 pub mod client_auth;
 pub mod cluster;
+pub mod dashboard_cmd;
+pub mod dashboard_server;
 pub mod http;
 pub mod kv_cmd;
 pub mod leader_http;

@@ -13,7 +13,7 @@ use crate::service_api::{CallError, CoreHandle, NodeFacts, ServiceApi};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -91,6 +91,9 @@ pub struct Capabilities {
     pub node_version: String,
     pub channels: Vec<String>,
     pub endpoints: Vec<String>,
+    /// The node runs with `--allow-fault-injection` (the dashboard shows its fault panel).
+    #[serde(default)]
+    pub allow_fault_injection: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -166,11 +169,13 @@ async fn capabilities(State(state): State<ApiState>) -> Json<Capabilities> {
             "/api/v1/status",
             "/api/v1/capabilities",
             "/api/v1/request",
+            "/api/v1/fault/partition",
             "/openapi.json",
             "/docs",
         ]
         .map(String::from)
         .to_vec(),
+        allow_fault_injection: state.core.node().allow_fault_injection,
     })
 }
 
@@ -230,19 +235,6 @@ pub fn json_rejection(metrics: &NodeMetrics, rejection: JsonRejection) -> Respon
     )
 }
 
-async fn index(State(state): State<ApiState>) -> Html<String> {
-    let info = &state.info;
-    Html(format!(
-        "<!doctype html><title>skein node {id}</title><h1>skein node {id} ({service})</h1>\
-         <ul><li><a href=\"/api/v1/status\">status</a></li><li><a href=\"/api/v1/capabilities\">capabilities</a></li>\
-         <li><a href=\"/docs\">API docs</a> (<a href=\"/openapi.json\">OpenAPI</a>)</li>\
-         <li>metrics on port {metrics} at /metrics</li></ul>",
-        id = info.id,
-        service = info.service,
-        metrics = info.ports.metrics
-    ))
-}
-
 async fn not_found() -> Response {
     error_response(
         StatusCode::NOT_FOUND,
@@ -251,17 +243,25 @@ async fn not_found() -> Response {
     )
 }
 
-fn api_router(state: ApiState, service: ServiceApi, access: AccessPolicy) -> Router {
+fn api_router(
+    state: ApiState,
+    service: ServiceApi,
+    partition: crate::partition::PartitionApi,
+    access: AccessPolicy,
+) -> Router {
     let mut document = ApiDoc::openapi();
     document.merge((service.openapi)());
+    document.merge(crate::partition::PartitionDoc::openapi());
     let service_routes = (service.routes)(state.core.clone());
+    let dashboard = dashboard_config(&state);
     Router::new()
-        .route("/", get(index))
         .route("/api/v1/status", get(status))
         .route("/api/v1/capabilities", get(capabilities))
         .route("/api/v1/request", post(submit_request))
         .with_state(state)
         .merge(service_routes)
+        .merge(crate::partition::routes(partition))
+        .merge(crate::dashboard::static_router(dashboard))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
@@ -272,6 +272,22 @@ fn api_router(state: ApiState, service: ServiceApi, access: AccessPolicy) -> Rou
             crate::error_bodies::json_error_bodies,
         ))
         .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
+        .layer(axum::middleware::from_fn(
+            crate::dashboard::allow_cross_origin_reads,
+        ))
+}
+
+/// The page at `/` watches this node and its peers (see [`crate::dashboard`]).
+fn dashboard_config(state: &ApiState) -> crate::dashboard::DashboardConfig {
+    let info = &state.info;
+    let facts = state.core.node();
+    crate::dashboard::node_config(
+        info.id,
+        info.ports.api - info.id,
+        info.ports.metrics - info.id,
+        facts.peer_hosts.iter().map(|(id, host)| (id.0, *host)),
+        info.service,
+    )
 }
 
 fn metrics_router(metrics: NodeMetrics) -> Router {
@@ -290,6 +306,9 @@ fn metrics_router(metrics: NodeMetrics) -> Router {
     Router::new()
         .route("/metrics", get(scrape))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(
+            crate::dashboard::allow_cross_origin_reads,
+        ))
 }
 
 /// Everything the HTTP servers need from the node.
@@ -305,6 +324,8 @@ pub struct Servers {
     pub request_timeout: Duration,
     pub service: ServiceApi,
     pub node: NodeFacts,
+    /// Links cut by fault injection, shared with the core loop.
+    pub partition: crate::partition::Partition,
 }
 
 impl Servers {
@@ -321,7 +342,12 @@ impl Servers {
             core,
             metrics: self.metrics.clone(),
         };
-        let router = api_router(state, self.service, self.access);
+        let partition = crate::partition::PartitionApi {
+            partition: self.partition,
+            allow_fault_injection: state.core.node().allow_fault_injection,
+            metrics: self.metrics.clone(),
+        };
+        let router = api_router(state, self.service, partition, self.access);
         // The client's address feeds the per-client rate limit.
         let api = axum::serve(
             self.api_listener,

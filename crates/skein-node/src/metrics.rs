@@ -11,6 +11,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 use skein_core::{Channel, NodeId};
@@ -31,6 +32,11 @@ pub struct PeerLabel {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabel {
     pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DirectionLabel {
+    pub direction: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -60,6 +66,10 @@ pub struct NodeMetrics {
     pub requests: Family<OutcomeLabel, Counter>,
     pub persisted_bytes: Counter,
     pub uptime_seconds: Gauge,
+    /// How long answered client requests took, from the API's call to the core's reply.
+    pub request_duration: Histogram,
+    /// Frames dropped because fault injection cut the link, by direction (in, out).
+    pub partition_dropped: Family<DirectionLabel, Counter>,
     /// Metrics a service publishes under its own names once it runs.
     pub service: ServiceSamples,
     /// Latency histograms a service names itself.
@@ -170,6 +180,9 @@ impl NodeMetrics {
             requests: Family::default(),
             persisted_bytes: Counter::default(),
             uptime_seconds: Gauge::default(),
+            partition_dropped: Family::default(),
+            // 0.5 ms to about 16 s, doubling.
+            request_duration: Histogram::new(exponential_buckets(0.0005, 2.0, 16)),
             service: ServiceSamples::default(),
             service_histograms: ServiceHistograms::default(),
             kinds: MessageKinds::default(),
@@ -230,6 +243,16 @@ impl NodeMetrics {
             "Seconds since the node started",
             metrics.uptime_seconds.clone(),
         );
+        registry.register(
+            "skein_request_duration_seconds",
+            "Time from a client request reaching the API to the service's reply (answered requests only)",
+            metrics.request_duration.clone(),
+        );
+        registry.register(
+            "skein_partition_dropped",
+            "Protocol frames dropped because fault injection cut the link to that peer, by direction (in, out)",
+            metrics.partition_dropped.clone(),
+        );
         registry.register_collector(Box::new(metrics.service.clone()));
         registry.register_collector(Box::new(metrics.service_histograms.clone()));
         metrics.kinds.register(&mut registry);
@@ -278,6 +301,14 @@ impl NodeMetrics {
         family
             .get_or_create(&ReasonLabel {
                 reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn partition_dropped(&self, direction: &str) {
+        self.partition_dropped
+            .get_or_create(&DirectionLabel {
+                direction: direction.to_string(),
             })
             .inc();
     }

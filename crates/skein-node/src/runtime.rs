@@ -181,7 +181,9 @@ where
         move || run_storage(log, storage_rx, inbound, metrics)
     });
 
+    let partition = crate::partition::Partition::default();
     api::Servers {
+        partition: partition.clone(),
         api_listener,
         access: crate::access::AccessPolicy::new(
             settings.api_token.as_deref(),
@@ -246,6 +248,7 @@ where
         timers: BTreeMap::new(),
         effects: Vec::new(),
         frame_bytes_max: settings.frame_bytes_max,
+        partition,
     };
     driver.run(inbound_rx, shutdown).await;
     // The driver dropped its storage sender: the storage task finishes queued writes, then ends.
@@ -311,6 +314,8 @@ struct Driver<P: Protocol> {
     timers: BTreeMap<TimerId, tokio::time::Instant>,
     effects: Vec<Effect<P>>,
     frame_bytes_max: usize,
+    /// Links cut by fault injection (`PUT /api/v1/fault/partition`).
+    partition: crate::partition::Partition,
 }
 
 impl<P: Protocol + Send> Driver<P>
@@ -353,6 +358,10 @@ where
     async fn handle(&mut self, item: Inbound) {
         match item {
             Inbound::Frame(frame) => {
+                if self.partition.blocks(frame.from) {
+                    self.metrics.partition_dropped("in");
+                    return;
+                }
                 self.peers.heard(frame.from, Instant::now());
                 match codec::decode::<P::Message>(&frame.payload, self.frame_bytes_max) {
                     Ok(message) => {
@@ -507,6 +516,10 @@ where
     }
 
     fn transmit(&self, to: NodeId, channel: Channel, payload: Vec<u8>) {
+        if self.partition.blocks(to) {
+            self.metrics.partition_dropped("out");
+            return;
+        }
         let Some(outbox) = self.peer_set.outbox(to) else {
             tracing::debug!(%to, "send to a non-peer dropped");
             self.metrics.send_unknown_peer.inc();

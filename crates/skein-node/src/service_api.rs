@@ -146,13 +146,21 @@ impl CoreHandle {
     /// As [`CoreHandle::request`], for a request already in JSON.
     pub async fn request_json(&self, body: Value) -> Result<Value, CallError> {
         let (reply, answer) = oneshot::channel();
-        self.call(ApiCommand::Request { body, reply }, answer)
+        let started = std::time::Instant::now();
+        let result = self
+            .call(ApiCommand::Request { body, reply }, answer)
             .await?
             .map_err(|error| match error {
                 RequestError::BadRequest(why) => CallError::BadRequest(why),
                 RequestError::Busy => CallError::Busy,
                 RequestError::Stopping => CallError::Stopping,
-            })
+            });
+        if result.is_ok() {
+            self.metrics
+                .request_duration
+                .observe(started.elapsed().as_secs_f64());
+        }
+        result
     }
 
     /// The protocol's own status, as JSON.

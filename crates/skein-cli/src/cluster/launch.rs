@@ -1,7 +1,7 @@
 //! `cluster up` and `cluster restart`: spawning nodes and waiting for them.
 
-use super::process;
 use super::state::{ClusterState, NodeRecord, NodeState};
+use super::{dashboard_process, process};
 use super::{DirArg, STOP_GRACE};
 use crate::cli::{find_service, UsageError};
 use crate::http::{block_on, client, fetch_status};
@@ -58,6 +58,14 @@ pub struct UpArgs {
     /// speak for another replica or a client.
     #[arg(long)]
     pub no_auth: bool,
+    /// Let the nodes' fault endpoints and the dashboard's fault panel
+    /// (kill, pause, Byzantine behaviours, corrupt state) be used: passes
+    /// --allow-fault-injection to every node.
+    #[arg(long)]
+    pub allow_fault_injection: bool,
+    /// Do not serve the dashboard (on port 8000 + --port-offset).
+    #[arg(long)]
+    pub no_dashboard: bool,
     /// Extra `skein node` flags for every node, after `--` (e.g. -- --peer-timeout-ms 800).
     #[arg(last = true)]
     pub node_args: Vec<String>,
@@ -142,6 +150,7 @@ async fn up_async(args: UpArgs, services: &[Service]) -> anyhow::Result<()> {
         service: args.service.clone(),
         executable,
         nodes: Vec::new(),
+        dashboard: None,
     };
     let mut children = Vec::new();
     for id in 1..=nodes {
@@ -168,6 +177,9 @@ async fn up_async(args: UpArgs, services: &[Service]) -> anyhow::Result<()> {
             } else {
                 node_args.extend(["--cluster-secret-file".into(), file.display().to_string()]);
             }
+        }
+        if args.allow_fault_injection {
+            node_args.push("--allow-fault-injection".into());
         }
         node_args.extend(args.node_args.iter().cloned());
         if let Some(behaviour) = byzantine.get(&id) {
@@ -201,13 +213,32 @@ async fn up_async(args: UpArgs, services: &[Service]) -> anyhow::Result<()> {
         return Err(error);
     }
     println!("{}", url_table(&cluster));
+    let dashboard_port = (!args.no_dashboard)
+        .then(|| dashboard_process::port(args.port_offset))
+        .flatten();
     if args.detach {
+        if let Some(port) = dashboard_port {
+            match dashboard_process::spawn(&cluster.executable, &dir, port) {
+                Ok(record) => {
+                    println!("dashboard: {}", record.url);
+                    cluster.dashboard = Some(record);
+                    cluster.save(&dir)?;
+                }
+                Err(e) => eprintln!("warning: no dashboard: {e:#}"),
+            }
+        }
         println!(
             "{} nodes running in the background; stop them with `skein cluster down --dir {}`",
             nodes,
             dir.display()
         );
         return Ok(());
+    }
+    if let Some(port) = dashboard_port {
+        match dashboard_process::serve_here(&dir, port).await {
+            Ok(url) => println!("dashboard: {url}"),
+            Err(e) => eprintln!("warning: no dashboard: {e:#}"),
+        }
     }
     println!(
         "{} nodes running; logs in {}. Press Ctrl-C to stop them all.",
@@ -409,8 +440,11 @@ async fn supervise(
     Ok(())
 }
 
-/// Stops every node, records it, and tells the user.
+/// Stops every node (and a detached cluster's dashboard), records it, and tells the user.
 pub fn stop_and_report(dir: &Path, cluster: &mut ClusterState) -> anyhow::Result<()> {
+    if let Some(dashboard) = cluster.dashboard.take() {
+        dashboard_process::stop(&dashboard);
+    }
     let killed = stop_all(cluster);
     cluster.save(dir)?;
     let forced = if killed > 0 {
@@ -443,7 +477,8 @@ pub fn stop_all(cluster: &mut ClusterState) -> usize {
     forced
 }
 
-pub fn restart(dir: &Path, id: u16) -> anyhow::Result<()> {
+/// Stops node `id` if it runs and starts it again; says what it did.
+pub fn restart_node(dir: &Path, id: u16) -> anyhow::Result<String> {
     let mut cluster = ClusterState::load(dir)?;
     let executable = cluster.executable.clone();
     let node = cluster.node_mut(id)?;
@@ -453,6 +488,5 @@ pub fn restart(dir: &Path, id: u16) -> anyhow::Result<()> {
     node.state = NodeState::Running;
     cluster.save(dir)?;
     block_on(wait_ready(&cluster, &[id], Duration::from_secs(30)))?;
-    println!("node {id} restarted (pid {})", child.id());
-    Ok(())
+    Ok(format!("node {id} restarted (pid {})", child.id()))
 }

@@ -5,6 +5,7 @@
 //! `--detach`, leaves them running for scripts and tests. The fault
 //! commands act on processes with signals, as the original's Thor did.
 
+pub mod dashboard_process;
 mod launch;
 pub mod process;
 pub mod state;
@@ -14,7 +15,7 @@ use clap::{Args, Subcommand};
 use nix::sys::signal::Signal;
 use skein_node::Service;
 use state::{ClusterState, NodeState};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub const DEFAULT_DIR: &str = ".skein/cluster";
@@ -55,6 +56,10 @@ pub struct NodeTarget {
 pub fn run(command: ClusterCommand, services: &[Service]) -> anyhow::Result<()> {
     match command {
         ClusterCommand::Up(args) => launch::up(args, services),
+        ClusterCommand::Restart(NodeTarget { node, dir }) => {
+            println!("{}", launch::restart_node(&dir.dir, node)?);
+            Ok(())
+        }
         ClusterCommand::Down(DirArg { dir }) => {
             launch::stop_and_report(&dir, &mut ClusterState::load(&dir)?)
         }
@@ -63,14 +68,27 @@ pub fn run(command: ClusterCommand, services: &[Service]) -> anyhow::Result<()> 
         ClusterCommand::Resume(target) => {
             act(target, Signal::SIGCONT, NodeState::Running, "resumed")
         }
-        ClusterCommand::Restart(NodeTarget { node, dir }) => launch::restart(&dir.dir, node),
     }
 }
 
 fn act(target: NodeTarget, signal: Signal, next: NodeState, verb: &str) -> anyhow::Result<()> {
-    let dir = target.dir.dir;
-    let mut cluster = ClusterState::load(&dir)?;
-    let node = cluster.node_mut(target.node)?;
+    println!(
+        "{}",
+        signal_node(&target.dir.dir, target.node, signal, next, verb)?
+    );
+    Ok(())
+}
+
+/// Sends `signal` to node `id` and records its `next` state; says what it did.
+pub fn signal_node(
+    dir: &Path,
+    id: u16,
+    signal: Signal,
+    next: NodeState,
+    verb: &str,
+) -> anyhow::Result<String> {
+    let mut cluster = ClusterState::load(dir)?;
+    let node = cluster.node_mut(id)?;
     if !process::signal(node.pid, node.id, signal) {
         return Err(UsageError(format!(
             "node {} is not running (pid {} is gone); `skein cluster restart {}` starts it",
@@ -79,7 +97,20 @@ fn act(target: NodeTarget, signal: Signal, next: NodeState, verb: &str) -> anyho
         .into());
     }
     node.state = next;
-    cluster.save(&dir)?;
-    println!("node {} {verb}", target.node);
-    Ok(())
+    cluster.save(dir)?;
+    Ok(format!("node {id} {verb}"))
+}
+
+/// One of the process faults the dashboard offers, by name.
+pub fn act_by_name(dir: &Path, id: u16, action: &str) -> anyhow::Result<String> {
+    match action {
+        "kill" => signal_node(dir, id, Signal::SIGKILL, NodeState::Killed, "killed"),
+        "pause" => signal_node(dir, id, Signal::SIGSTOP, NodeState::Paused, "paused"),
+        "resume" => signal_node(dir, id, Signal::SIGCONT, NodeState::Running, "resumed"),
+        "restart" => launch::restart_node(dir, id),
+        other => Err(UsageError(format!(
+            "no action {other:?}: one of kill, pause, resume, restart"
+        ))
+        .into()),
+    }
 }

@@ -28,11 +28,22 @@ pub struct NodeRecord {
     pub log: PathBuf,
 }
 
+/// The dashboard `cluster up --detach` left running in the background.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DashboardRecord {
+    pub pid: u32,
+    pub url: String,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ClusterState {
     pub service: String,
     pub executable: PathBuf,
     pub nodes: Vec<NodeRecord>,
+    /// Absent in state files from before the dashboard, and when it runs in
+    /// the attached launcher (which stops it itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dashboard: Option<DashboardRecord>,
 }
 
 impl ClusterState {
