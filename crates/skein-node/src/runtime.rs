@@ -22,7 +22,7 @@ use crate::inbound::{ApiCommand, Inbound, RequestError, INBOUND_QUEUE_MAX};
 use crate::metrics::NodeMetrics;
 use crate::peer_set::{Dialer, PeerSet};
 use crate::peers::PeerTable;
-use crate::service_api::{NodeFacts, ServiceApi};
+use crate::service_api::{NodeFacts, PeerDirectory, ServiceApi};
 use crate::storage::RecordLog;
 use crate::stream::{self, AcceptedPeers, WireIdentity};
 use crate::NodeError;
@@ -141,6 +141,7 @@ where
     );
 
     let accepted = AcceptedPeers::new(members.iter().copied());
+    let directory = PeerDirectory::new(settings.peers.iter().cloned());
     tokio::spawn(stream::serve(
         stream_listener,
         me.clone(),
@@ -189,11 +190,8 @@ where
             members: members.clone(),
             allow_fault_injection: settings.allow_fault_injection,
             api_base: settings.ports.api,
-            peer_hosts: settings
-                .peers
-                .iter()
-                .map(|p| (p.id, p.stream.ip()))
-                .collect(),
+            port_bases: settings.ports,
+            peer_hosts: directory.clone(),
         },
     }
     .spawn(shutdown.clone());
@@ -212,6 +210,7 @@ where
             me: me.clone(),
             dialers,
             accepted,
+            directory,
             datagram_tx: datagram_tx.clone(),
             table: peers.clone(),
             metrics: metrics.clone(),

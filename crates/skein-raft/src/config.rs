@@ -15,6 +15,8 @@ pub const VALUE_BYTES_MAX: usize = 64 * 1024;
 pub const LIST_LIMIT_MAX: u32 = 1_000;
 /// The largest snapshot a follower accepts from a leader, in bytes.
 pub const SNAPSHOT_BYTES_MAX: usize = 1 << 30;
+/// The longest peer address a membership request may carry, in bytes.
+pub const PEER_ADDRESS_BYTES_MAX: usize = 256;
 /// Vote grants waiting for their vote record to become durable.
 pub const DEFERRED_MESSAGES_MAX: usize = 64;
 

@@ -120,6 +120,7 @@ mod tests {
             members: vec![],
             allow_fault_injection: false,
             api_base: 4000,
+            port_bases: Default::default(),
             peer_hosts: Default::default(),
         };
         let core = CoreHandle::new(

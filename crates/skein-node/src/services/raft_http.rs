@@ -143,6 +143,7 @@ fn raft_error(error: RaftError) -> Response {
         RaftError::NotCaughtUp { .. } => (StatusCode::CONFLICT, "not_caught_up"),
         RaftError::NoVotersLeft => (StatusCode::CONFLICT, "no_voters_left"),
         RaftError::UnknownNode { .. } => (StatusCode::NOT_FOUND, "unknown_node"),
+        RaftError::AddressTooLong { .. } => (StatusCode::BAD_REQUEST, "bad_address"),
     };
     let mut response = error_response(status, code, error.to_string());
     if status == StatusCode::SERVICE_UNAVAILABLE {
