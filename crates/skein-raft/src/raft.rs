@@ -267,6 +267,10 @@ impl Protocol for Raft {
     const PROTOCOL_ID: u16 = 3;
     const VERSION: u16 = 1;
 
+    fn validate(config: &RaftConfig, _members: &[NodeId]) -> Result<(), String> {
+        config.validate()
+    }
+
     fn boot(boot: Boot<'_, RaftConfig>) -> Self {
         let initial = if boot.config.join_existing {
             Membership::default()
