@@ -16,7 +16,7 @@ use skein_cli::leader_http::LeaderClient;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::raft::{list_all, put, wait_for, StopOnDrop, CONVERGE_WITHIN};
+use support::raft::{list_all, put, sample, wait_for, StopOnDrop, CONVERGE_WITHIN};
 use support::{skein, text, Cluster};
 
 #[test]
@@ -176,7 +176,9 @@ fn spawn_writer(
 #[test]
 fn no_acknowledged_write_is_lost_when_the_leader_is_killed_and_restarted() {
     let dir = tempfile::tempdir().unwrap();
-    let cluster = Cluster::raft(dir.path(), 3, 11_650);
+    // Frequent snapshots, so log compaction and snapshot recovery are part of the run.
+    let snapshots = ["--set", "snapshot_log_entries=100"];
+    let cluster = Cluster::raft_with(dir.path(), 3, 11_650, &snapshots);
     let leader = cluster.leader(&[1, 2, 3]);
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -252,6 +254,21 @@ fn no_acknowledged_write_is_lost_when_the_leader_is_killed_and_restarted() {
         log.acked.len(),
         log.unknown.len(),
         stored.len()
+    );
+
+    // The WAL's fsyncs and the snapshots are measured (etcd's names, skein_ prefix).
+    let metrics = cluster.metrics(final_leader);
+    let fsyncs = sample(&metrics, "skein_wal_fsync_duration_seconds_count");
+    assert!(fsyncs.is_some_and(|n| n >= 100.0), "{fsyncs:?}\n{metrics}");
+    let snapshots = sample(&metrics, "skein_raft_snapshot_duration_seconds_count");
+    assert!(
+        snapshots.is_some_and(|n| n >= 1.0),
+        "{snapshots:?}\n{metrics}"
+    );
+    let fsync_seconds = sample(&metrics, "skein_wal_fsync_duration_seconds_sum").unwrap();
+    eprintln!(
+        "node {final_leader}: {fsyncs:?} fsyncs, mean {:.2} ms; {snapshots:?} snapshots",
+        1000.0 * fsync_seconds / fsyncs.unwrap()
     );
 
     // The restarted node caught up from its WAL and the leader.

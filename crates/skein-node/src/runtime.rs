@@ -269,9 +269,7 @@ fn run_storage(
             }
         }
         match outcome {
-            Ok(bytes) => {
-                metrics.persisted_bytes.inc_by(bytes as u64);
-            }
+            Ok(report) => metrics.wrote(&report),
             Err(error) => tracing::error!(%error, "durable write failed"),
         };
     }

@@ -18,14 +18,21 @@ pub const CONVERGE_WITHIN: Duration = Duration::from_secs(30);
 impl Cluster {
     /// `skein cluster up --service raft --nodes N`, as a user would start it.
     pub fn raft(dir: &Path, nodes: u16, port_offset: u16) -> Cluster {
-        Cluster::start(
-            dir,
-            "raft",
-            nodes,
-            port_offset,
-            &[],
-            &["--request-timeout-ms", "3000"],
-        )
+        Cluster::raft_with(dir, nodes, port_offset, &[])
+    }
+
+    /// As [`Cluster::raft`], with more flags for every node (e.g. `--set KEY=VALUE`).
+    pub fn raft_with(dir: &Path, nodes: u16, port_offset: u16, node_flags: &[&str]) -> Cluster {
+        let mut flags = vec!["--request-timeout-ms", "3000"];
+        flags.extend(node_flags);
+        Cluster::start(dir, "raft", nodes, port_offset, &[], &flags)
+    }
+
+    /// Node `id`'s Prometheus text from `/metrics` (port `3000 + offset + id`).
+    pub fn metrics(&self, id: u16) -> String {
+        let url = format!("http://127.0.0.1:{}/metrics", self.api_base - 1000 + id);
+        let http = client(Duration::from_secs(2));
+        block_on(async { http.get(url).send().await?.text().await }).expect("metrics answer")
     }
 
     pub fn all_apis(&self) -> String {
@@ -176,4 +183,18 @@ impl Drop for NodeProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The value of the sample `name` (exact, labels included) in Prometheus text.
+pub fn sample(metrics: &str, name: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            line.strip_prefix(name)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
 }
