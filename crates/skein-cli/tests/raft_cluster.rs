@@ -1,5 +1,6 @@
 //! The raft service on real `skein` processes on loopback: reads and writes
-//! through the leader and through a follower's redirect, no acknowledged
+//! through the leader, through a follower's redirect and forwarded by a
+//! follower (`Skein-Forward: 1`), no acknowledged
 //! write lost when the leader is SIGKILLed mid-load and restarted, writes
 //! going on while a follower is paused, membership and leadership transfer
 //! from the CLI, and bad input refused with a JSON 4xx.
@@ -45,6 +46,35 @@ fn writes_and_reads_go_to_the_leader_and_a_follower_redirects() {
     let body: Value = block_on(response.json()).unwrap();
     assert_eq!(body["leader"], leader);
     assert_eq!(body["code"], "not_leader");
+
+    // Asked to, the follower forwards instead: the leader's answer comes back.
+    let forwarded = |request: reqwest::RequestBuilder| {
+        let response = block_on(request.header("skein-forward", "1").send()).unwrap();
+        let from = response.headers().get("skein-forwarded-from").cloned();
+        let status = response.status();
+        (status, from, block_on(response.json::<Value>()).unwrap())
+    };
+    let url = format!("{}/api/v1/kv/forwarded", cluster.api(follower));
+    let (status, from, body) = forwarded(raw.put(&url).json(&json!({ "value": "via" })));
+    assert_eq!(
+        (status.as_u16(), &body["key"]),
+        (200, &json!("forwarded")),
+        "{body}"
+    );
+    assert_eq!(from.unwrap().to_str().unwrap(), follower.to_string());
+    let stale = raw.put(&url).header("if-match", "1").body("cas");
+    let (status, _, body) = forwarded(stale);
+    assert_eq!(
+        (status.as_u16(), &body["code"]),
+        (412, &json!("revision_mismatch")),
+        "{body}"
+    );
+    let (status, _, body) = forwarded(raw.get(&url));
+    assert_eq!(
+        (status.as_u16(), &body["value"]),
+        (200, &json!("via")),
+        "{body}"
+    );
 
     // A client that follows redirects writes through the follower; reads agree.
     let via_follower = cluster.client(&cluster.api(follower));

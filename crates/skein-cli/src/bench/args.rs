@@ -78,13 +78,28 @@ impl Op {
     }
 }
 
+/// Whose servers the load goes to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, serde::Serialize)]
+pub enum TargetKind {
+    /// skein nodes (their REST APIs).
+    #[default]
+    Skein,
+    /// An etcd (3.4+) cluster through its v3 JSON gateway, for comparison with
+    /// raft: the same put/get/cas workload, keys and values.
+    Etcd,
+}
+
 #[derive(Args, Debug, Clone)]
 #[command(after_help = "Examples:\n  \
     skein cluster up --service raft --nodes 3 --detach\n  \
     skein bench --clients 16 --requests 20000\n  \
     skein bench --op get --rate 2000 --duration 10 --json get.json --plot get.svg\n  \
-    skein bench --service bftlist --spawn 6 --port-offset 9000 --clients 4 --requests 1000")]
+    skein bench --service bftlist --spawn 6 --port-offset 9000 --clients 4 --requests 1000\n  \
+    skein bench --target etcd --api http://127.0.0.1:2379,http://127.0.0.1:22379 --clients 16")]
 pub struct BenchArgs {
+    /// skein nodes, or etcd's client URLs (--api) for a side-by-side run (bench/compare.sh).
+    #[arg(long, value_enum, default_value_t = TargetKind::Skein)]
+    pub target: TargetKind,
     /// The service to drive [default: the cluster's in --dir, else raft].
     #[arg(long, value_enum)]
     pub service: Option<Service>,
@@ -141,6 +156,7 @@ pub struct BenchArgs {
 /// Validated settings: every bound checked, every default resolved.
 #[derive(Clone, Debug)]
 pub struct Plan {
+    pub target: TargetKind,
     pub service: Service,
     pub op: Op,
     pub clients: usize,
@@ -177,6 +193,7 @@ impl BenchArgs {
         check_op(service, op)?;
         self.check_limits()?;
         Ok(Plan {
+            target: self.target,
             service,
             op,
             clients: self.clients,
@@ -214,6 +231,14 @@ impl BenchArgs {
                 return Err(usage(format!(
                     "--rate {rate}: expected a rate above 0 and at most {RATE_MAX} per second"
                 )));
+            }
+        }
+        if self.target == TargetKind::Etcd {
+            let raft = matches!(self.service, None | Some(Service::Raft));
+            if self.api.is_empty() || self.spawn.is_some() || !raft {
+                return Err(usage(
+                    "--target etcd: name etcd's client URLs with --api (no --spawn, --service raft or none); ops put, get, cas".into(),
+                ));
             }
         }
         if let Some(nodes) = self.spawn {

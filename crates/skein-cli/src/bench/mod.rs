@@ -27,7 +27,7 @@ pub mod target;
 pub mod workload;
 
 use anyhow::Context;
-use args::{BenchArgs, Op, Plan, Service};
+use args::{BenchArgs, Op, Plan, Service, TargetKind};
 use indicatif::{ProgressBar, ProgressStyle};
 use phase::Phase;
 use recorder::Recorder;
@@ -36,7 +36,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use workload::{
-    bftlist::BftListWorkload, heartbeat::HeartbeatWorkload, raft::RaftWorkload, Workload,
+    bftlist::BftListWorkload, etcd::EtcdWorkload, heartbeat::HeartbeatWorkload, raft::RaftWorkload,
+    Workload,
 };
 
 /// Keys written before a `get` run at most (the rest of the key space reads as 404s).
@@ -69,7 +70,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     drop(spawned);
     let settings = Settings {
         command,
-        service: plan.service.name().into(),
+        service: match plan.target {
+            TargetKind::Etcd => "etcd".into(),
+            TargetKind::Skein => plan.service.name().into(),
+        },
         op: plan.op.name().into(),
         clients: plan.clients,
         rate_per_sec: plan.rate_per_sec,
@@ -116,6 +120,21 @@ async fn execute(
     anyhow::ensure!(!apis.is_empty(), "the cluster lists no nodes");
     let apis = apis.to_vec();
     match plan.service {
+        Service::Raft if plan.target == TargetKind::Etcd => {
+            let etcd = |op, sequential| EtcdWorkload {
+                apis: apis.clone(),
+                op,
+                key_space: plan.key_space,
+                value: workload::value_of_size(plan.value_bytes),
+                timeout: plan.timeout,
+                sequential,
+            };
+            workload::etcd::wait_for_leader(&apis, plan.timeout).await?;
+            if plan.op == Op::Get {
+                prefill(Arc::new(etcd(Op::Put, true)), plan, stop).await?;
+            }
+            Ok(drive(Arc::new(etcd(plan.op, false)), plan, stop).await)
+        }
         Service::Raft => {
             let raft = |op, sequential| RaftWorkload {
                 apis: apis.clone(),
@@ -144,8 +163,8 @@ async fn execute(
 }
 
 /// Writes keys `0..key_space` once (so that gets find them), unmeasured.
-async fn prefill(
-    workload: Arc<RaftWorkload>,
+async fn prefill<W: Workload>(
+    workload: Arc<W>,
     plan: &Plan,
     stop: &Arc<AtomicBool>,
 ) -> anyhow::Result<()> {

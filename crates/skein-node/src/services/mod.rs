@@ -3,6 +3,7 @@
 pub mod bft_http;
 pub mod bft_metrics;
 pub mod raft_admin_http;
+pub mod raft_forward;
 pub mod raft_http;
 pub mod raft_kv_http;
 pub mod raft_metrics;

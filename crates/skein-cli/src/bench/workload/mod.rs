@@ -3,6 +3,7 @@
 //! ([`super::closed_loop`], [`super::open_loop`]) call it and measure.
 
 pub mod bftlist;
+pub mod etcd;
 pub mod heartbeat;
 pub mod raft;
 
