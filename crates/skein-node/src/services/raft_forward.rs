@@ -111,13 +111,15 @@ async fn relay(reply: reqwest::Response, node_id: u16) -> Response {
     }
     let body = match reply.bytes().await {
         Ok(body) => body,
-        Err(error) => return error_response(
-            StatusCode::BAD_GATEWAY,
-            "forward_failed",
-            format!(
+        Err(error) => {
+            return error_response(
+                StatusCode::BAD_GATEWAY,
+                "forward_failed",
+                format!(
                 "the leader's answer broke off ({error}); a write may or may not have taken effect"
             ),
-        ),
+            )
+        }
     };
     let mut response = (status, body).into_response();
     let out = response.headers_mut();
