@@ -16,9 +16,15 @@ pub enum RaftCommand {
         #[command(flatten)]
         target: Target,
     },
-    /// Add a node (it must be in every node's --peers): a learner, promoted once caught up.
+    /// Add a node: a learner, promoted once caught up. A node the members do
+    /// not know yet needs --address; start it with `--set join_existing=true`,
+    /// the cluster secret and --peers naming the current members.
     Add {
         id: u16,
+        /// Where members reach it: ID@HOST:STREAM_PORT:DATAGRAM_PORT, ID@HOST or HOST
+        /// (default ports). Optional for a node in the members' --peers.
+        #[arg(long)]
+        address: Option<String>,
         /// Keep it a non-voting learner.
         #[arg(long)]
         learner: bool,
@@ -49,13 +55,14 @@ async fn run_async(command: RaftCommand) -> anyhow::Result<()> {
         RaftCommand::Status { target } => return status(&target).await,
         RaftCommand::Add {
             id,
+            address,
             learner,
             target,
         } => (
             target,
             Method::POST,
             "/api/v1/raft/members".to_string(),
-            Some(json!({"id": id, "learner": learner})),
+            Some(json!({"id": id, "learner": learner, "address": address})),
         ),
         RaftCommand::Remove { id, target } => (
             target,

@@ -143,3 +143,41 @@ fn service_settings_from_env_and_set_are_checked_by_the_service() {
         "set",
     );
 }
+
+/// `SKEIN_RAFT_ELECTION_TIMEOUT_MIN_MS` / `_MAX_MS` and `--set` reach the
+/// raft settings (the values show in the error), `--set` wins over the
+/// environment, and a range the protocol cannot run with stops the node.
+#[test]
+fn raft_election_timeouts_come_from_env_and_flags_and_are_checked_at_start() {
+    let raft = ["node", "--id", "1", "--service", "raft"];
+    let inverted = skein(
+        &raft,
+        &[
+            ("SKEIN_RAFT_ELECTION_TIMEOUT_MIN_MS", "400"),
+            ("SKEIN_RAFT_ELECTION_TIMEOUT_MAX_MS", "300"),
+        ],
+    );
+    assert_usage_error(&inverted, "raft");
+    let stderr = String::from_utf8_lossy(&inverted.stderr);
+    assert!(
+        stderr.contains("election_timeout_min_ms (400) below election_timeout_max_ms (300)"),
+        "{stderr}"
+    );
+    let mut flags = raft.to_vec();
+    flags.extend(["--set", "election_timeout_min_ms=350"]);
+    let overridden = skein(
+        &flags,
+        &[
+            ("SKEIN_RAFT_ELECTION_TIMEOUT_MIN_MS", "100"),
+            ("SKEIN_RAFT_ELECTION_TIMEOUT_MAX_MS", "300"),
+        ],
+    );
+    assert_usage_error(&overridden, "raft");
+    let stderr = String::from_utf8_lossy(&overridden.stderr);
+    assert!(stderr.contains("election_timeout_min_ms (350)"), "{stderr}");
+    let mut flags = raft.to_vec();
+    flags.extend(["--set", "heartbeat_interval_ms=200"]);
+    let slow_heartbeat = skein(&flags, &[]);
+    assert_usage_error(&slow_heartbeat, "raft");
+    assert!(String::from_utf8_lossy(&slow_heartbeat.stderr).contains("heartbeat_interval_ms (200)"));
+}

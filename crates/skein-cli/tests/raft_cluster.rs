@@ -1,5 +1,6 @@
 //! The raft service on real `skein` processes on loopback: reads and writes
-//! through the leader and through a follower's redirect, no acknowledged
+//! through the leader, through a follower's redirect and forwarded by a
+//! follower (`Skein-Forward: 1`), no acknowledged
 //! write lost when the leader is SIGKILLed mid-load and restarted, writes
 //! going on while a follower is paused, membership and leadership transfer
 //! from the CLI, and bad input refused with a JSON 4xx.
@@ -11,131 +12,13 @@ mod support;
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use skein_cli::http::{block_on, client};
+use skein_cli::http::block_on;
 use skein_cli::leader_http::LeaderClient;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::raft::{list_all, put, sample, wait_for, StopOnDrop, CONVERGE_WITHIN};
 use support::{skein, text, Cluster};
-
-/// A deadline for convergence, not a performance claim: generous for slow CI.
-const CONVERGE_WITHIN: Duration = Duration::from_secs(30);
-
-impl Cluster {
-    /// `skein cluster up --service raft --nodes N`, as a user would start it.
-    fn raft(dir: &Path, nodes: u16, port_offset: u16) -> Cluster {
-        Cluster::start(
-            dir,
-            "raft",
-            nodes,
-            port_offset,
-            &[],
-            &["--request-timeout-ms", "3000"],
-        )
-    }
-
-    fn all_apis(&self) -> String {
-        let apis: Vec<String> = (1..=self.nodes).map(|id| self.api(id)).collect();
-        apis.join(",")
-    }
-
-    fn raft_status(&self, id: u16) -> Option<Value> {
-        let http = client(Duration::from_millis(500));
-        block_on(async {
-            let response = http
-                .get(format!("{}/api/v1/raft/status", self.api(id)))
-                .send()
-                .await
-                .ok()?;
-            response.json::<Value>().await.ok()
-        })
-    }
-
-    /// Polls until every listed node names the same leader, which says it leads.
-    fn leader(&self, ids: &[u16]) -> u16 {
-        let deadline = Instant::now() + CONVERGE_WITHIN;
-        loop {
-            let statuses: Vec<Option<Value>> = ids.iter().map(|&id| self.raft_status(id)).collect();
-            let leaders: Vec<Option<u64>> = statuses
-                .iter()
-                .map(|s| s.as_ref().and_then(|s| s["leader"].as_u64()))
-                .collect();
-            if let Some(Some(leader)) = leaders.first() {
-                let agreed = leaders.iter().all(|l| *l == Some(*leader));
-                let leads = ids
-                    .iter()
-                    .position(|&id| u64::from(id) == *leader)
-                    .and_then(|at| statuses[at].as_ref())
-                    .is_some_and(|s| s["role"] == "Leader");
-                if agreed && leads {
-                    return *leader as u16;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no agreed leader among {ids:?} within {CONVERGE_WITHIN:?}: {statuses:#?}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// Polls until node `id` has applied at least `index`.
-    fn wait_applied(&self, id: u16, index: u64) {
-        let deadline = Instant::now() + CONVERGE_WITHIN;
-        loop {
-            let status = self.raft_status(id);
-            if status
-                .as_ref()
-                .and_then(|s| s["applied_index"].as_u64())
-                .is_some_and(|a| a >= index)
-            {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "node {id} did not apply index {index}: {status:#?}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn client(&self, apis: &str) -> LeaderClient {
-        LeaderClient::new(apis, Duration::from_secs(5)).unwrap()
-    }
-}
-
-fn put(client: &LeaderClient, key: &str, value: &str) -> Value {
-    let answer = block_on(client.call(
-        Method::PUT,
-        &format!("/api/v1/kv/{key}"),
-        Some(&json!({ "value": value })),
-        None,
-    ))
-    .unwrap();
-    assert_eq!(answer.status, 200, "put {key}: {answer:?}");
-    answer.body
-}
-
-/// Every key under `prefix`, paging through the list endpoint.
-fn list_all(client: &LeaderClient, prefix: &str) -> Vec<Value> {
-    let mut items = Vec::new();
-    let mut after: Option<String> = None;
-    for _ in 0..100 {
-        let mut path = format!("/api/v1/kv?prefix={prefix}&limit=1000");
-        if let Some(after) = &after {
-            path.push_str(&format!("&start_after={after}"));
-        }
-        let answer = block_on(client.call(Method::GET, &path, None, None)).unwrap();
-        assert_eq!(answer.status, 200, "list: {answer:?}");
-        items.extend(answer.body["items"].as_array().unwrap().iter().cloned());
-        after = answer.body["next_start_after"].as_str().map(String::from);
-        if after.is_none() {
-            return items;
-        }
-    }
-    panic!("more than 100 pages under {prefix}");
-}
 
 #[test]
 fn writes_and_reads_go_to_the_leader_and_a_follower_redirects() {
@@ -163,6 +46,35 @@ fn writes_and_reads_go_to_the_leader_and_a_follower_redirects() {
     let body: Value = block_on(response.json()).unwrap();
     assert_eq!(body["leader"], leader);
     assert_eq!(body["code"], "not_leader");
+
+    // Asked to, the follower forwards instead: the leader's answer comes back.
+    let forwarded = |request: reqwest::RequestBuilder| {
+        let response = block_on(request.header("skein-forward", "1").send()).unwrap();
+        let from = response.headers().get("skein-forwarded-from").cloned();
+        let status = response.status();
+        (status, from, block_on(response.json::<Value>()).unwrap())
+    };
+    let url = format!("{}/api/v1/kv/forwarded", cluster.api(follower));
+    let (status, from, body) = forwarded(raw.put(&url).json(&json!({ "value": "via" })));
+    assert_eq!(
+        (status.as_u16(), &body["key"]),
+        (200, &json!("forwarded")),
+        "{body}"
+    );
+    assert_eq!(from.unwrap().to_str().unwrap(), follower.to_string());
+    let stale = raw.put(&url).header("if-match", "1").body("cas");
+    let (status, _, body) = forwarded(stale);
+    assert_eq!(
+        (status.as_u16(), &body["code"]),
+        (412, &json!("revision_mismatch")),
+        "{body}"
+    );
+    let (status, _, body) = forwarded(raw.get(&url));
+    assert_eq!(
+        (status.as_u16(), &body["value"]),
+        (200, &json!("via")),
+        "{body}"
+    );
 
     // A client that follows redirects writes through the follower; reads agree.
     let via_follower = cluster.client(&cluster.api(follower));
@@ -291,18 +203,12 @@ fn spawn_writer(
     })
 }
 
-fn wait_for(what: &str, within: Duration, check: impl Fn() -> bool) {
-    let deadline = Instant::now() + within;
-    while !check() {
-        assert!(Instant::now() < deadline, "not within {within:?}: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn no_acknowledged_write_is_lost_when_the_leader_is_killed_and_restarted() {
     let dir = tempfile::tempdir().unwrap();
-    let cluster = Cluster::raft(dir.path(), 3, 11_650);
+    // Frequent snapshots, so log compaction and snapshot recovery are part of the run.
+    let snapshots = ["--set", "snapshot_log_entries=100"];
+    let cluster = Cluster::raft_with(dir.path(), 3, 11_650, &snapshots);
     let leader = cluster.leader(&[1, 2, 3]);
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -380,6 +286,21 @@ fn no_acknowledged_write_is_lost_when_the_leader_is_killed_and_restarted() {
         stored.len()
     );
 
+    // The WAL's fsyncs and the snapshots are measured (etcd's names, skein_ prefix).
+    let metrics = cluster.metrics(final_leader);
+    let fsyncs = sample(&metrics, "skein_wal_fsync_duration_seconds_count");
+    assert!(fsyncs.is_some_and(|n| n >= 100.0), "{fsyncs:?}\n{metrics}");
+    let snapshots = sample(&metrics, "skein_raft_snapshot_duration_seconds_count");
+    assert!(
+        snapshots.is_some_and(|n| n >= 1.0),
+        "{snapshots:?}\n{metrics}"
+    );
+    let fsync_seconds = sample(&metrics, "skein_wal_fsync_duration_seconds_sum").unwrap();
+    eprintln!(
+        "node {final_leader}: {fsyncs:?} fsyncs, mean {:.2} ms; {snapshots:?} snapshots",
+        1000.0 * fsync_seconds / fsyncs.unwrap()
+    );
+
     // The restarted node caught up from its WAL and the leader.
     let commit = cluster.raft_status(final_leader).unwrap()["commit_index"]
         .as_u64()
@@ -390,15 +311,6 @@ fn no_acknowledged_write_is_lost_when_the_leader_is_killed_and_restarted() {
         stored.len(),
         "the restarted node's state differs"
     );
-}
-
-/// Stops the background writer if the test panics before it is told to.
-struct StopOnDrop(Arc<AtomicBool>);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
 }
 
 #[test]

@@ -66,6 +66,17 @@ impl PeerSpec {
             datagram: SocketAddr::new(host, datagram),
         })
     }
+
+    /// The full form `ID@HOST:STREAM_PORT:DATAGRAM_PORT`, which reads back
+    /// the same on any node whatever its port bases.
+    pub fn address(&self) -> skein_core::PeerAddress {
+        let host = match self.stream.ip() {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => format!("[{v6}]"),
+        };
+        let (stream, datagram) = (self.stream.port(), self.datagram.port());
+        skein_core::PeerAddress(format!("{}@{host}:{stream}:{datagram}", self.id))
+    }
 }
 
 #[cfg(test)]
@@ -88,6 +99,8 @@ mod tests {
         assert_eq!(p.stream.to_string(), "[fd00::5]:6000");
         let p = PeerSpec::parse("5@[::1]", b).unwrap();
         assert_eq!(p.datagram.to_string(), "[::1]:7005");
+        assert_eq!(p.address().0, "5@[::1]:5005:7005");
+        assert_eq!(PeerSpec::parse(&p.address().0, b).unwrap(), p);
     }
 
     #[test]

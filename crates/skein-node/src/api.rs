@@ -285,7 +285,11 @@ fn dashboard_config(state: &ApiState) -> crate::dashboard::DashboardConfig {
         info.id,
         info.ports.api - info.id,
         info.ports.metrics - info.id,
-        facts.peer_hosts.iter().map(|(id, host)| (id.0, *host)),
+        facts
+            .peer_hosts
+            .ids()
+            .into_iter()
+            .filter_map(|id| Some((id.0, facts.peer_hosts.get(id)?.stream.ip()))),
         info.service,
     )
 }

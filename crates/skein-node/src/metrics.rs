@@ -65,6 +65,10 @@ pub struct NodeMetrics {
     pub send_unknown_peer: Counter,
     pub requests: Family<OutcomeLabel, Counter>,
     pub persisted_bytes: Counter,
+    /// Each fsync of the record log, as etcd's `etcd_disk_wal_fsync_duration_seconds`.
+    pub wal_fsync_seconds: Histogram,
+    /// Each `Replace` of the record log made durable: how long a snapshot takes to save.
+    pub snapshot_seconds: Histogram,
     pub uptime_seconds: Gauge,
     /// How long answered client requests took, from the API's call to the core's reply.
     pub request_duration: Histogram,
@@ -179,6 +183,9 @@ impl NodeMetrics {
             peer_up: Family::default(),
             requests: Family::default(),
             persisted_bytes: Counter::default(),
+            // etcd's buckets: 1 ms to 8 s, doubling.
+            wal_fsync_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
+            snapshot_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
             uptime_seconds: Gauge::default(),
             partition_dropped: Family::default(),
             // 0.5 ms to about 16 s, doubling.
@@ -239,6 +246,16 @@ impl NodeMetrics {
             metrics.persisted_bytes.clone(),
         );
         registry.register(
+            "skein_wal_fsync_duration_seconds",
+            "Latency of each fsync of the node's record log (write-ahead log)",
+            metrics.wal_fsync_seconds.clone(),
+        );
+        registry.register(
+            format!("skein_{service}_snapshot_duration_seconds"),
+            "Time to make a snapshot durable: write, fsync and atomic rename of the replacing log, directory fsync",
+            metrics.snapshot_seconds.clone(),
+        );
+        registry.register(
             "skein_uptime_seconds",
             "Seconds since the node started",
             metrics.uptime_seconds.clone(),
@@ -259,6 +276,17 @@ impl NodeMetrics {
         Self {
             registry: Arc::new(registry),
             ..metrics
+        }
+    }
+
+    /// Counts one durable write of the record log.
+    pub fn wrote(&self, report: &crate::storage::WriteReport) {
+        self.persisted_bytes.inc_by(report.bytes as u64);
+        for fsync in &report.fsyncs {
+            self.wal_fsync_seconds.observe(fsync.as_secs_f64());
+        }
+        for replace in &report.replaces {
+            self.snapshot_seconds.observe(replace.as_secs_f64());
         }
     }
 

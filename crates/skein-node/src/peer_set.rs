@@ -21,6 +21,7 @@ use crate::datagram::DatagramCommand;
 use crate::metrics::NodeMetrics;
 use crate::outbox::Outbox;
 use crate::peers::PeerTable;
+use crate::service_api::PeerDirectory;
 use crate::stream::{self, AcceptedPeers, WireIdentity};
 use skein_core::{NodeId, PeerAddress};
 use std::collections::BTreeMap;
@@ -76,6 +77,8 @@ pub struct PeerSet {
     pub me: WireIdentity,
     pub dialers: BTreeMap<NodeId, Dialer>,
     pub accepted: AcceptedPeers,
+    /// Where peers are, for the API's redirects; kept after a removal.
+    pub directory: PeerDirectory,
     pub datagram_tx: mpsc::Sender<DatagramCommand>,
     pub table: PeerTable,
     pub metrics: NodeMetrics,
@@ -123,6 +126,7 @@ impl PeerSet {
             })
             .await;
         self.table.insert(id, spec.stream);
+        self.directory.insert(spec);
         tracing::info!(%id, %address, outcome, "peer added");
         self.metrics.peer_change(outcome);
         debug_assert!(self.dialers.len() <= self.peers_max);
@@ -198,6 +202,7 @@ mod tests {
             },
             dialers: BTreeMap::new(),
             accepted: AcceptedPeers::new([NodeId(1)]),
+            directory: PeerDirectory::default(),
             datagram_tx,
             table: PeerTable::new([], Duration::from_secs(1)),
             metrics: metrics.clone(),
@@ -253,6 +258,20 @@ mod tests {
             .map(|p| p.id)
             .collect();
         assert_eq!(rows, [3]);
+        assert_eq!(
+            set.directory.ids(),
+            [NodeId(2), NodeId(3)],
+            "the directory keeps a removed peer's address"
+        );
+        assert_eq!(
+            set.directory
+                .get(NodeId(2))
+                .unwrap()
+                .stream
+                .ip()
+                .to_string(),
+            "127.0.0.2"
+        );
         let mut commands = Vec::new();
         while let Ok(command) = datagram_rx.try_recv() {
             commands.push(format!("{command:?}"));

@@ -22,7 +22,7 @@ use crate::inbound::{ApiCommand, Inbound, RequestError, INBOUND_QUEUE_MAX};
 use crate::metrics::NodeMetrics;
 use crate::peer_set::{Dialer, PeerSet};
 use crate::peers::PeerTable;
-use crate::service_api::{NodeFacts, ServiceApi};
+use crate::service_api::{NodeFacts, PeerDirectory, ServiceApi};
 use crate::storage::RecordLog;
 use crate::stream::{self, AcceptedPeers, WireIdentity};
 use crate::NodeError;
@@ -147,6 +147,7 @@ where
     );
 
     let accepted = AcceptedPeers::new(members.iter().copied());
+    let directory = PeerDirectory::new(settings.peers.iter().cloned());
     tokio::spawn(stream::serve(
         stream_listener,
         me.clone(),
@@ -201,11 +202,8 @@ where
             members: members.clone(),
             allow_fault_injection: settings.allow_fault_injection,
             api_base: settings.ports.api,
-            peer_hosts: settings
-                .peers
-                .iter()
-                .map(|p| (p.id, p.stream.ip()))
-                .collect(),
+            port_bases: settings.ports,
+            peer_hosts: directory.clone(),
             client_auth: match (&settings.node_keys, &settings.cluster_secret) {
                 (Some(own), _) => crate::node_keys::ClientAuth::Keys(own.clients.clone()),
                 (None, Some(secret)) => crate::node_keys::ClientAuth::Secret(secret.clone()),
@@ -229,6 +227,7 @@ where
             me: me.clone(),
             dialers,
             accepted,
+            directory,
             datagram_tx: datagram_tx.clone(),
             table: peers.clone(),
             metrics: metrics.clone(),
@@ -289,9 +288,7 @@ fn run_storage(
             }
         }
         match outcome {
-            Ok(bytes) => {
-                metrics.persisted_bytes.inc_by(bytes as u64);
-            }
+            Ok(report) => metrics.wrote(&report),
             Err(error) => tracing::error!(%error, "durable write failed"),
         };
     }

@@ -6,6 +6,8 @@
 //! service also hands over the OpenAPI paths of its routes, which are merged
 //! into the node's `/openapi.json` and `/docs`.
 
+use crate::address::PeerSpec;
+use crate::config::PortBases;
 use crate::inbound::{ApiCommand, Inbound, RequestError};
 use crate::metrics::NodeMetrics;
 use axum::http::StatusCode;
@@ -13,6 +15,9 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value;
+use skein_core::NodeId;
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -93,18 +98,53 @@ pub struct NodeFacts {
     pub allow_fault_injection: bool,
     /// The REST API port base: node N serves its API on `api_base + N`.
     pub api_base: u16,
-    /// Each peer's host (from `--peers`), so a handler can name another node's API.
-    pub peer_hosts: std::collections::BTreeMap<skein_core::NodeId, std::net::IpAddr>,
+    /// Every port base, to read peer addresses given in short form (`4@HOST`).
+    pub port_bases: PortBases,
+    /// Where each peer is (from `--peers`, and peers added at run time), so
+    /// a handler can name another node's API.
+    pub peer_hosts: PeerDirectory,
     /// How this node checks its clients' request tags (see `node_keys`).
     pub client_auth: crate::node_keys::ClientAuth,
 }
 
 impl NodeFacts {
     /// The REST API base URL of peer `id` (`http://HOST:PORT`), if it is a known peer.
-    pub fn peer_api_url(&self, id: skein_core::NodeId) -> Option<String> {
-        let host = self.peer_hosts.get(&id)?;
-        let port = crate::config::PortBases::port(self.api_base, id)?;
-        Some(format!("http://{}", std::net::SocketAddr::new(*host, port)))
+    pub fn peer_api_url(&self, id: NodeId) -> Option<String> {
+        let host = self.peer_hosts.get(id)?.stream.ip();
+        let port = PortBases::port(self.api_base, id)?;
+        Some(format!("http://{}", std::net::SocketAddr::new(host, port)))
+    }
+}
+
+/// The address of every node this one has known as a peer: its `--peers`,
+/// then each peer the core added (`Effect::AddPeer`), a new address
+/// replacing the old. A removed peer's entry stays — it is still where that
+/// node is, should it be added again. Bounded by the id space (1 to 999,
+/// `PeerSpec::parse`), one entry per id.
+#[derive(Clone, Debug, Default)]
+pub struct PeerDirectory(Arc<RwLock<BTreeMap<NodeId, PeerSpec>>>);
+
+impl PeerDirectory {
+    pub fn new(peers: impl IntoIterator<Item = PeerSpec>) -> Self {
+        let peers = peers.into_iter().map(|p| (p.id, p)).collect();
+        Self(Arc::new(RwLock::new(peers)))
+    }
+
+    pub fn insert(&self, peer: PeerSpec) {
+        // A poisoned lock still holds a whole map: inserts are single operations.
+        let mut peers = self.0.write().unwrap_or_else(|p| p.into_inner());
+        peers.insert(peer.id, peer);
+    }
+
+    pub fn get(&self, id: NodeId) -> Option<PeerSpec> {
+        let peers = self.0.read().unwrap_or_else(|p| p.into_inner());
+        peers.get(&id).cloned()
+    }
+
+    /// The ids with a known address, ascending.
+    pub fn ids(&self) -> Vec<NodeId> {
+        let peers = self.0.read().unwrap_or_else(|p| p.into_inner());
+        peers.keys().copied().collect()
     }
 }
 

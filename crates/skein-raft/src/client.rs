@@ -1,6 +1,6 @@
 //! Client requests: validation, redirects, proposals with bounded queues.
 
-use crate::config::{KEY_BYTES_MAX, VALUE_BYTES_MAX};
+use crate::config::{KEY_BYTES_MAX, PEER_ADDRESS_BYTES_MAX, VALUE_BYTES_MAX};
 use crate::kv::KvCommand;
 use crate::message::Payload;
 use crate::raft::Raft;
@@ -22,6 +22,19 @@ pub fn validate(request: &Request) -> Result<(), RaftError> {
                 .max(start_after.as_ref().map_or(0, String::len)),
             0,
         ),
+        Request::AddMember {
+            address: Some(address),
+            ..
+        }
+        | Request::AddLearner {
+            address: Some(address),
+            ..
+        } if address.0.len() > PEER_ADDRESS_BYTES_MAX => {
+            return Err(RaftError::AddressTooLong {
+                len: address.0.len(),
+                max: PEER_ADDRESS_BYTES_MAX,
+            })
+        }
         _ => (0, 0),
     };
     if key > KEY_BYTES_MAX {

@@ -15,6 +15,8 @@ pub const VALUE_BYTES_MAX: usize = 64 * 1024;
 pub const LIST_LIMIT_MAX: u32 = 1_000;
 /// The largest snapshot a follower accepts from a leader, in bytes.
 pub const SNAPSHOT_BYTES_MAX: usize = 1 << 30;
+/// The longest peer address a membership request may carry, in bytes.
+pub const PEER_ADDRESS_BYTES_MAX: usize = 256;
 /// Vote grants waiting for their vote record to become durable.
 pub const DEFERRED_MESSAGES_MAX: usize = 64;
 
@@ -81,6 +83,48 @@ impl Default for RaftConfig {
 }
 
 impl RaftConfig {
+    /// Refuses settings the protocol cannot run with, saying which and why.
+    /// The runtime calls it (through `Protocol::validate`) before a node
+    /// starts and exits with code 2 on an error.
+    pub fn validate(&self) -> Result<(), String> {
+        let (min, max) = (self.election_timeout_min_ms, self.election_timeout_max_ms);
+        if min == 0 {
+            return Err("election_timeout_min_ms of at least 1".into());
+        }
+        if min >= max {
+            return Err(format!(
+                "election_timeout_min_ms ({min}) below election_timeout_max_ms ({max}): \
+                 timeouts are drawn from [min, max), and a range keeps candidates from splitting votes"
+            ));
+        }
+        let heartbeat = self.heartbeat_interval_ms;
+        if heartbeat == 0 || heartbeat >= min {
+            return Err(format!(
+                "heartbeat_interval_ms ({heartbeat}) from 1 to below election_timeout_min_ms ({min}): \
+                 followers that hear no heartbeat within the timeout start elections"
+            ));
+        }
+        let at_least_one = [
+            ("append_entries_max", self.append_entries_max as u64),
+            ("append_bytes_max", self.append_bytes_max as u64),
+            ("inflight_appends_max", self.inflight_appends_max as u64),
+            ("pending_proposals_max", self.pending_proposals_max as u64),
+            ("pending_reads_max", self.pending_reads_max as u64),
+            ("snapshot_log_entries", self.snapshot_log_entries),
+            ("snapshot_chunk_bytes", self.snapshot_chunk_bytes as u64),
+        ];
+        if let Some((name, _)) = at_least_one.iter().find(|(_, v)| *v == 0) {
+            return Err(format!("{name} of at least 1"));
+        }
+        if self.clock_drift_percent >= 100 {
+            return Err(format!(
+                "clock_drift_percent ({}) below 100: the lease lasts the minimum election timeout less the drift",
+                self.clock_drift_percent
+            ));
+        }
+        Ok(())
+    }
+
     pub fn election_timeout_min(&self) -> Duration {
         Duration::from_millis(self.election_timeout_min_ms.max(1))
     }
@@ -101,5 +145,28 @@ impl RaftConfig {
     pub fn lease_duration(&self) -> Duration {
         let percent = 100u64.saturating_sub(self.clock_drift_percent.min(100));
         self.election_timeout_min() * percent as u32 / 100
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_settings_are_refused_with_the_setting_named() {
+        assert_eq!(RaftConfig::default().validate(), Ok(()));
+        let with = |change: fn(&mut RaftConfig)| {
+            let mut config = RaftConfig::default();
+            change(&mut config);
+            config.validate().unwrap_err()
+        };
+        let equal = with(|c| c.election_timeout_max_ms = c.election_timeout_min_ms);
+        assert!(equal.contains("election_timeout_min_ms (150)"), "{equal}");
+        assert!(equal.contains("election_timeout_max_ms (150)"), "{equal}");
+        assert!(with(|c| c.election_timeout_min_ms = 0).contains("election_timeout_min_ms"));
+        assert!(with(|c| c.heartbeat_interval_ms = 150).contains("heartbeat_interval_ms (150)"));
+        assert!(with(|c| c.heartbeat_interval_ms = 0).contains("heartbeat_interval_ms"));
+        assert!(with(|c| c.inflight_appends_max = 0).contains("inflight_appends_max"));
+        assert!(with(|c| c.clock_drift_percent = 100).contains("clock_drift_percent"));
     }
 }

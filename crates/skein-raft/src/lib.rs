@@ -30,6 +30,7 @@ pub mod log;
 pub mod member_change;
 pub mod membership;
 pub mod message;
+mod peers;
 pub mod progress;
 pub mod raft;
 pub mod read_index;

@@ -2,10 +2,11 @@
 //! §4.1), learners that catch up before they vote (§4.2.1), automatic
 //! promotion for `AddMember`.
 
+use crate::membership::Membership;
 use crate::message::Payload;
 use crate::raft::Raft;
 use crate::request::{RaftError, Reply, Request};
-use skein_core::{Context, NodeId, RequestId};
+use skein_core::{Context, NodeId, PeerAddress, RequestId};
 
 impl Raft {
     pub(crate) fn on_membership_request(
@@ -35,31 +36,37 @@ impl Raft {
     }
 
     /// The configuration after `request`, `None` if nothing changes now.
-    fn next_membership(
-        &mut self,
-        request: &Request,
-    ) -> Result<Option<crate::Membership>, RaftError> {
+    fn next_membership(&mut self, request: &Request) -> Result<Option<Membership>, RaftError> {
         if !self.membership_index_committed() || !self.committed_in_term() {
             return Err(RaftError::ConfigChangeInProgress);
         }
         let mut next = self.membership().clone();
-        match *request {
-            Request::AddMember { id } if next.is_voter(id) => return Ok(None),
-            Request::AddMember { id } if next.learners.contains(&id) && !self.caught_up(id) => {
-                self.leader_mut().auto_promote.insert(id);
-                return Ok(None);
+        match request.clone() {
+            Request::AddMember { id, address } if next.is_voter(id) => {
+                return Ok(readdressed(next, id, address));
             }
-            Request::AddMember { id } if next.learners.contains(&id) => {
+            Request::AddMember { id, address }
+                if next.learners.contains(&id) && !self.caught_up(id) =>
+            {
+                self.leader_mut().auto_promote.insert(id);
+                return Ok(readdressed(next, id, address));
+            }
+            Request::AddMember { id, address } if next.learners.contains(&id) => {
                 next.learners.remove(&id);
                 next.voters.insert(id);
+                next.addresses.extend(address.map(|a| (id, a)));
             }
-            Request::AddMember { id } => {
+            Request::AddMember { id, address } => {
                 next.learners.insert(id);
+                next.addresses.extend(address.map(|a| (id, a)));
                 self.leader_mut().auto_promote.insert(id);
             }
-            Request::AddLearner { id } if next.contains(id) => return Ok(None),
-            Request::AddLearner { id } => {
+            Request::AddLearner { id, address } if next.contains(id) => {
+                return Ok(readdressed(next, id, address));
+            }
+            Request::AddLearner { id, address } => {
                 next.learners.insert(id);
+                next.addresses.extend(address.map(|a| (id, a)));
             }
             Request::Promote { id } if !next.learners.contains(&id) => {
                 return Err(RaftError::UnknownNode { id })
@@ -75,8 +82,7 @@ impl Raft {
                 return Err(RaftError::UnknownNode { id })
             }
             Request::RemoveMember { id } => {
-                next.voters.remove(&id);
-                next.learners.remove(&id);
+                next.remove(id);
                 if next.voters.is_empty() {
                     return Err(RaftError::NoVotersLeft);
                 }
@@ -84,6 +90,7 @@ impl Raft {
             }
             _ => unreachable!("only membership requests reach here"),
         }
+        self.stamp_own_address(&mut next);
         Ok(Some(next))
     }
 
@@ -115,6 +122,30 @@ impl Raft {
         let mut next = self.membership().clone();
         next.learners.remove(&id);
         next.voters.insert(id);
+        self.stamp_own_address(&mut next);
         self.propose(ctx, Payload::Config(next));
     }
+
+    /// Records the proposing leader's own address in a configuration it
+    /// proposes, so members that did not start with it (joiners, or anyone
+    /// after a restart) can dial it.
+    fn stamp_own_address(&self, next: &mut Membership) {
+        if next.contains(self.id) {
+            next.addresses.insert(self.id, self.address.clone());
+        }
+    }
+}
+
+/// `current` with `id` moved to `address`, or `None` if that changes nothing.
+fn readdressed(
+    mut current: Membership,
+    id: NodeId,
+    address: Option<PeerAddress>,
+) -> Option<Membership> {
+    let address = address?;
+    if current.addresses.get(&id) == Some(&address) {
+        return None;
+    }
+    current.addresses.insert(id, address);
+    Some(current)
 }

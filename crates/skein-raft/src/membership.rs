@@ -7,7 +7,7 @@
 //! committed an entry of its own term (the fix from the raft-dev list, 2015).
 
 use serde::{Deserialize, Serialize};
-use skein_core::NodeId;
+use skein_core::{NodeId, PeerAddress};
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,6 +15,13 @@ pub struct Membership {
     pub voters: BTreeSet<NodeId>,
     /// Non-voting members: they receive the log but are not counted in quorums.
     pub learners: BTreeSet<NodeId>,
+    /// Where members can be reached, for those whose address is known: nodes
+    /// added at run time (the request names it) and the leader that proposed
+    /// the change. Members started together find each other from `--peers`
+    /// and may have none. Replicated and persisted with the configuration,
+    /// so every member, and a member that restarts, can dial the others
+    /// (see `peers.rs`).
+    pub addresses: BTreeMap<NodeId, PeerAddress>,
 }
 
 impl Membership {
@@ -22,6 +29,7 @@ impl Membership {
         Self {
             voters: voters.into_iter().collect(),
             learners: BTreeSet::new(),
+            addresses: BTreeMap::new(),
         }
     }
 
@@ -40,6 +48,13 @@ impl Membership {
 
     pub fn has_quorum(&self, ids: &BTreeSet<NodeId>) -> bool {
         self.voters.intersection(ids).count() >= self.quorum()
+    }
+
+    /// Forgets `id` as a member, its address included.
+    pub fn remove(&mut self, id: NodeId) {
+        self.voters.remove(&id);
+        self.learners.remove(&id);
+        self.addresses.remove(&id);
     }
 
     /// Everyone the leader replicates to.
@@ -72,6 +87,14 @@ impl MembershipLog {
     /// The configuration in force: the latest in the log, committed or not.
     pub fn latest(&self) -> &Membership {
         self.changes.values().next_back().unwrap_or(&self.base)
+    }
+
+    /// Index of the entry that set the configuration in force at `index`.
+    pub fn index_at(&self, index: u64) -> u64 {
+        self.changes
+            .range(..=index)
+            .next_back()
+            .map_or(self.base_index, |(&at, _)| at)
     }
 
     /// Index of the entry that set the latest configuration.

@@ -49,7 +49,10 @@ impl Entry {
         let body = match &self.payload {
             Payload::Noop => 0,
             Payload::Command(cmd) => cmd.size_bytes(),
-            Payload::Config(m) => 4 * (m.voters.len() + m.learners.len()),
+            Payload::Config(m) => {
+                let addresses: usize = m.addresses.values().map(|a| a.0.len() + 4).sum();
+                4 * (m.voters.len() + m.learners.len()) + addresses
+            }
         };
         body + 24
     }

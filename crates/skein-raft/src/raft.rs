@@ -7,6 +7,7 @@ use crate::kv::Kv;
 use crate::log::RaftLog;
 use crate::membership::{Membership, MembershipLog};
 use crate::message::{Message, SnapshotMeta};
+use crate::peers::{Announced, PeersKey};
 use crate::progress::LeaderState;
 use crate::request::{Reply, Request};
 use crate::snapshot::IncomingSnapshot;
@@ -14,7 +15,7 @@ use crate::status::RaftStatus;
 use crate::storage::{replay, Durability, Record};
 use rand::{Rng, RngCore};
 use serde::{Deserialize, Serialize};
-use skein_core::{Boot, Context, Input, NodeId, Protocol, StorageWrite, TimerId};
+use skein_core::{Boot, Context, Input, NodeId, PeerAddress, Protocol, StorageWrite, TimerId};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -34,6 +35,8 @@ pub enum Role {
 /// One Raft node. See the crate docs for the reading order.
 pub struct Raft {
     pub(crate) id: NodeId,
+    /// Where peers dial this node; recorded in configurations it proposes.
+    pub(crate) address: PeerAddress,
     pub(crate) config: RaftConfig,
     pub(crate) now: Duration,
     // Persistent state (Raft Figure 2), mirrored by the records.
@@ -60,6 +63,9 @@ pub struct Raft {
     pub(crate) incoming: Option<IncomingSnapshot>,
     /// Messages to send once the write with the key's token is durable.
     pub(crate) deferred: BTreeMap<u64, (NodeId, Message)>,
+    /// The driver's peer set as this node last set it (see `peers.rs`).
+    pub(crate) announced: Announced,
+    pub(crate) peers_synced: Option<PeersKey>,
 }
 
 impl Raft {
@@ -261,6 +267,10 @@ impl Protocol for Raft {
     const PROTOCOL_ID: u16 = 3;
     const VERSION: u16 = 1;
 
+    fn validate(config: &RaftConfig, _members: &[NodeId]) -> Result<(), String> {
+        config.validate()
+    }
+
     fn boot(boot: Boot<'_, RaftConfig>) -> Self {
         let initial = if boot.config.join_existing {
             Membership::default()
@@ -270,8 +280,10 @@ impl Protocol for Raft {
         let recovered = replay(boot.persisted, initial);
         let snapshot_index = recovered.snapshot.last.index;
         let durable = recovered.log.last_index();
+        let known_config = !recovered.memberships.latest().voters.is_empty();
         let mut raft = Self {
             id: boot.id,
+            address: boot.address.clone(),
             config: boot.config.clone(),
             now: boot.now,
             term: recovered.term,
@@ -293,6 +305,8 @@ impl Protocol for Raft {
             leader_state: None,
             incoming: None,
             deferred: BTreeMap::new(),
+            announced: Self::boot_announced(boot.id, boot.members, known_config),
+            peers_synced: None,
         };
         let timeout = raft.random_election_timeout(boot.rng);
         raft.election.deadline = boot.now + timeout;
@@ -307,6 +321,7 @@ impl Protocol for Raft {
                 let after = self.election.deadline.saturating_sub(self.now);
                 ctx.set_timer(TIMER_ELECTION, after);
                 self.election.timer_at = Some(self.election.deadline);
+                self.sync_peers(ctx, true);
             }
             Input::Tick => {}
             Input::Timer(TIMER_ELECTION) => self.on_election_timer(ctx),
@@ -316,6 +331,7 @@ impl Protocol for Raft {
             Input::Request { id, request } => self.on_request(ctx, id, request),
             Input::Persisted { token } => self.on_persisted(ctx, token),
         }
+        self.sync_peers(ctx, false);
         self.assert_invariants();
     }
 

@@ -27,6 +27,8 @@ impl Raft {
         }
         // Leader append-only (Figure 3): the log only ever grows here.
         self.log.push(entry.clone());
+        // A node added now must be dialable before the first append goes out.
+        self.sync_peers(ctx, false);
         self.persist(
             ctx,
             Record::Entries {

@@ -3,7 +3,7 @@
 use crate::kv::KvItem;
 use crate::membership::Membership;
 use serde::{Deserialize, Serialize};
-use skein_core::NodeId;
+use skein_core::{NodeId, PeerAddress};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
@@ -33,12 +33,19 @@ pub enum Request {
         limit: u32,
     },
     /// Adds a node as a learner that the leader promotes to voter once caught up.
+    /// `address` (the driver's form, e.g. `4@10.0.0.4:5004:7004`) is where
+    /// members dial it; without one, members must already know it (their
+    /// `--peers`). It is stored with the configuration.
     AddMember {
         id: NodeId,
+        #[serde(default)]
+        address: Option<PeerAddress>,
     },
-    /// Adds a node as a learner that stays non-voting.
+    /// Adds a node as a learner that stays non-voting (`address` as above).
     AddLearner {
         id: NodeId,
+        #[serde(default)]
+        address: Option<PeerAddress>,
     },
     /// Makes a caught-up learner a voter.
     Promote {
@@ -113,4 +120,6 @@ pub enum RaftError {
     TransferInProgress,
     #[error("the request would leave the cluster without voters")]
     NoVotersLeft,
+    #[error("a peer address of {len} bytes exceeds the limit of {max} bytes; nothing was changed")]
+    AddressTooLong { len: usize, max: usize },
 }

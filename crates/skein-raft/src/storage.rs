@@ -1,7 +1,7 @@
 //! Durable records and their replay at boot; tracking which writes are durable.
 //!
 //! Record format (one storage record each):
-//! `[version: u8 = 1][crc32 of body: u32 LE][body: postcard(Record)]`.
+//! `[version: u8 = 2][crc32 of body: u32 LE][body: postcard(Record)]`.
 //! A record whose checksum fails is a torn write from a crash; replay stops
 //! there (only a write never confirmed can be torn, so nothing acknowledged
 //! is lost).
@@ -14,7 +14,11 @@ use serde::{Deserialize, Serialize};
 use skein_core::NodeId;
 use std::collections::BTreeMap;
 
-const RECORD_VERSION: u8 = 1;
+/// 2: configurations carry peer addresses (`Membership::addresses`). A
+/// version-1 record is not misread as 2: replay stops at it like at a torn
+/// record (`records_skipped`), so a data directory from before must be
+/// started fresh.
+const RECORD_VERSION: u8 = 2;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Record {

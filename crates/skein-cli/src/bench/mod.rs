@@ -1,7 +1,7 @@
 //! `skein bench`: a load generator for the services' REST APIs.
 //!
 //! ```text
-//!  args ──plan──▶ target (--api | --dir | --spawn) ──▶ workload (raft | bftlist | heartbeat | etcd | redis)
+//!  args ──plan──▶ target (--api | --dir | --spawn) ──▶ workload (raft | bftlist | heartbeat)
 //!                                                        │ one Client per concurrent client
 //!   phases: [prefill (raft get)] → [warmup] → measured   ▼
 //!   driver: closed_loop (N back to back) | open_loop (--rate, latency from the due time)
@@ -27,7 +27,7 @@ pub mod target;
 pub mod workload;
 
 use anyhow::Context;
-use args::{BenchArgs, Op, Plan, Service, System};
+use args::{BenchArgs, Op, Plan, Service, TargetKind};
 use indicatif::{ProgressBar, ProgressStyle};
 use phase::Phase;
 use recorder::Recorder;
@@ -37,7 +37,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use workload::{
     bftlist::BftListWorkload, etcd::EtcdWorkload, heartbeat::HeartbeatWorkload, raft::RaftWorkload,
-    redis::RedisWorkload, Workload,
+    Workload,
 };
 
 /// Keys written before a `get` run at most (the rest of the key space reads as 404s).
@@ -66,18 +66,15 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             (args.plan(target.service)?, target, None)
         }
     };
-    let (recorder, stopped_by) = match args.target {
-        System::Skein => runtime.block_on(execute(&plan, &target, &stop))?,
-        other => runtime.block_on(execute_other(other, &plan, &target.apis, &stop))?,
-    };
+    let (recorder, stopped_by) =
+        runtime.block_on(execute(&plan, &target.apis, &target.signer, &stop))?;
     drop(spawned);
-    let service = match args.target {
-        System::Skein => plan.service.name().to_string(),
-        other => other.name().to_string(),
-    };
     let settings = Settings {
         command,
-        service,
+        service: match plan.target {
+            TargetKind::Etcd => "etcd".into(),
+            TargetKind::Skein => plan.service.name().into(),
+        },
         op: plan.op.name().into(),
         clients: plan.clients,
         rate_per_sec: plan.rate_per_sec,
@@ -118,12 +115,28 @@ async fn stop_on_signals(stop: Arc<AtomicBool>) -> anyhow::Result<()> {
 /// Runs the plan's workload; returns what was measured and why it ended.
 async fn execute(
     plan: &Plan,
-    target: &target::Target,
+    apis: &[String],
+    signer: &crate::client_auth::Signer,
     stop: &Arc<AtomicBool>,
 ) -> anyhow::Result<(Recorder, String)> {
-    anyhow::ensure!(!target.apis.is_empty(), "the cluster lists no nodes");
-    let apis = target.apis.clone();
+    anyhow::ensure!(!apis.is_empty(), "the cluster lists no nodes");
+    let apis = apis.to_vec();
     match plan.service {
+        Service::Raft if plan.target == TargetKind::Etcd => {
+            let etcd = |op, sequential| EtcdWorkload {
+                apis: apis.clone(),
+                op,
+                key_space: plan.key_space,
+                value: workload::value_of_size(plan.value_bytes),
+                timeout: plan.timeout,
+                sequential,
+            };
+            workload::etcd::wait_for_leader(&apis, plan.timeout).await?;
+            if plan.op == Op::Get {
+                prefill(Arc::new(etcd(Op::Put, true)), plan, stop).await?;
+            }
+            Ok(drive(Arc::new(etcd(plan.op, false)), plan, stop).await)
+        }
         Service::Raft => {
             let raft = |op, sequential| RaftWorkload {
                 apis: apis.clone(),
@@ -140,7 +153,7 @@ async fn execute(
             Ok(drive(Arc::new(raft(plan.op, false)), plan, stop).await)
         }
         Service::Bftlist => {
-            let workload = BftListWorkload::new(apis, plan.op, plan.timeout, target.signer.clone());
+            let workload = BftListWorkload::new(apis, plan.op, plan.timeout, signer.clone());
             Ok(drive(Arc::new(workload), plan, stop).await)
         }
         Service::Heartbeat => {
@@ -148,43 +161,6 @@ async fn execute(
             let workload = HeartbeatWorkload::new(apis, text, plan.timeout);
             Ok(drive(Arc::new(workload), plan, stop).await)
         }
-    }
-}
-
-/// The raft workload against etcd or redis: the same keys, values and
-/// clients, and the same prefill before gets.
-async fn execute_other(
-    system: System,
-    plan: &Plan,
-    apis: &[String],
-    stop: &Arc<AtomicBool>,
-) -> anyhow::Result<(Recorder, String)> {
-    let value = workload::value_of_size(plan.value_bytes);
-    match system {
-        System::Etcd => {
-            let leader = workload::etcd::find_leader(apis, plan.timeout).await?;
-            let etcd = EtcdWorkload::new(leader, plan.op, plan.key_space, &value, plan.timeout);
-            if plan.op == Op::Get {
-                prefill(Arc::new(etcd.prefill()), plan, stop).await?;
-            }
-            Ok(drive(Arc::new(etcd), plan, stop).await)
-        }
-        System::Redis => {
-            let address = RedisWorkload::address_of(apis.first().context("--api HOST:PORT")?);
-            let redis = RedisWorkload {
-                address,
-                op: plan.op,
-                key_space: plan.key_space,
-                value,
-                timeout: plan.timeout,
-                sequential: false,
-            };
-            if plan.op == Op::Get {
-                prefill(Arc::new(redis.prefill()), plan, stop).await?;
-            }
-            Ok(drive(Arc::new(redis), plan, stop).await)
-        }
-        System::Skein => unreachable!("skein runs through execute"),
     }
 }
 

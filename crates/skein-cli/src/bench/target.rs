@@ -1,7 +1,7 @@
 //! Which nodes to load: `--api` URLs, the cluster in `--dir`, or a fresh
 //! cluster `--spawn` boots and always stops again ([`SpawnedCluster`]).
 
-use super::args::{BenchArgs, Service, System};
+use super::args::{BenchArgs, Service};
 use crate::cli::UsageError;
 use crate::client_auth::{signer, Signer};
 use crate::cluster::state::ClusterState;
@@ -19,18 +19,6 @@ pub struct Target {
 
 /// `--api` if given, else the cluster in `--dir`.
 pub fn resolve(args: &BenchArgs) -> anyhow::Result<Target> {
-    if args.target != System::Skein {
-        // etcd and redis run the raft workload; their endpoints are not checked as skein URLs.
-        return Ok(Target {
-            apis: args
-                .api
-                .iter()
-                .map(|a| a.trim().trim_end_matches('/').to_string())
-                .collect(),
-            service: Some(Service::Raft),
-            signer: Signer::Unsigned,
-        });
-    }
     if !args.api.is_empty() {
         let apis: Vec<String> = args
             .api

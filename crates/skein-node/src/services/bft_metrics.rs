@@ -196,6 +196,7 @@ mod tests {
             members: vec![],
             allow_fault_injection: false,
             api_base: 4000,
+            port_bases: Default::default(),
             peer_hosts: Default::default(),
             client_auth: Default::default(),
         };

@@ -5,6 +5,7 @@ pub mod bft_http;
 pub mod bft_metrics;
 pub mod bft_settings;
 pub mod raft_admin_http;
+pub mod raft_forward;
 pub mod raft_http;
 pub mod raft_kv_http;
 pub mod raft_metrics;

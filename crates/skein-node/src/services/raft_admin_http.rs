@@ -1,11 +1,18 @@
 //! `/api/v1/raft/...`: this node's Raft status, membership changes and
 //! leadership transfer.
 //!
-//! Membership changes go one server at a time (thesis §4.1) and only to
-//! nodes this node can reach: ids in its `--peers` (the runtime has no
-//! address for any other node). `POST /members` adds a learner that the
-//! leader promotes once it has caught up (`"learner": true` keeps it
-//! non-voting); `POST /members/{id}/promote` promotes one explicitly.
+//! Membership changes go one server at a time (thesis §4.1). `POST /members`
+//! adds a learner that the leader promotes once it has caught up
+//! (`"learner": true` keeps it non-voting); `POST /members/{id}/promote`
+//! promotes one explicitly. A brand-new node is added with its `address`
+//! (`ID@HOST:STREAM_PORT:DATAGRAM_PORT`, or `HOST` for the default ports):
+//! the address goes into the replicated configuration, every member adds it
+//! as a peer and re-adds it after a restart. Without an address the node
+//! must be one this node already knows (its `--peers`, or added before);
+//! its known address is recorded then. The new node itself starts with
+//! `--set join_existing=true`, the cluster secret, and `--peers` naming the
+//! current members, so it can answer the leader; the members admit it
+//! because it proves the secret (see `stream.rs`).
 
 use super::raft_http::{bad_request, body_refused, refusal, Refusal};
 use crate::api::ErrorBody;
@@ -17,15 +24,20 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use skein_core::NodeId;
+use skein_core::{NodeId, PeerAddress};
 use skein_raft::{Membership, Reply, Request};
 use utoipa::ToSchema;
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddMemberBody {
-    /// The node to add; it must be in this node's `--peers`.
+    /// The node to add.
     pub id: u16,
+    /// Where members reach it: `ID@HOST:STREAM_PORT:DATAGRAM_PORT`, `ID@HOST`
+    /// or `HOST` (default ports from the port bases). Needed unless this
+    /// node already knows it (its `--peers`).
+    #[serde(default)]
+    pub address: Option<String>,
     /// Keep it a non-voting learner (default: promote it once caught up).
     #[serde(default)]
     pub learner: bool,
@@ -43,6 +55,9 @@ pub struct TransferBody {
 pub struct MembershipBody {
     pub voters: Vec<u16>,
     pub learners: Vec<u16>,
+    /// Members' addresses recorded in the configuration (nodes added with
+    /// one, and leaders that proposed a change).
+    pub addresses: std::collections::BTreeMap<u16, String>,
     /// The log index at which the change committed.
     pub index: u64,
 }
@@ -83,22 +98,58 @@ fn leader_api(core: &CoreHandle, id: NodeId) -> Option<String> {
     core.node().peer_api_url(id)
 }
 
-/// Whether the runtime can reach node `id` (itself or one of its `--peers`).
+/// Whether the runtime knows where node `id` is (itself, a `--peers` entry or a peer added since).
 fn known(core: &CoreHandle, id: u16) -> bool {
     let node = core.node();
-    NodeId(id) == node.id || node.peer_hosts.contains_key(&NodeId(id))
+    NodeId(id) == node.id || node.peer_hosts.get(NodeId(id)).is_some()
 }
 
-fn unknown_node(core: &CoreHandle, id: u16) -> Response {
+fn unknown_node(core: &CoreHandle, id: u16) -> Refusal {
     let node = core.node();
-    let mut ids: Vec<u16> = node.peer_hosts.keys().map(|n| n.0).collect();
+    let mut ids: Vec<u16> = node.peer_hosts.ids().iter().map(|n| n.0).collect();
     ids.push(node.id.0);
     ids.sort_unstable();
-    crate::api::error_response(
-        StatusCode::BAD_REQUEST,
+    bad_request(
         "unknown_node",
-        format!("node {id} is not one this node can reach (known: {ids:?}); start every node with --peers naming it"),
+        format!("node {id} is not one this node knows an address for (known: {ids:?}); give its address (\"address\": \"{id}@HOST:STREAM_PORT:DATAGRAM_PORT\", `skein raft add {id} --address ...`)"),
     )
+}
+
+/// The address to record for node `id`: the one given (checked and put in
+/// full form), else the one this node knows; `Ok(None)` for this node itself.
+fn member_address(
+    core: &CoreHandle,
+    id: u16,
+    given: Option<&str>,
+) -> Result<Option<PeerAddress>, Refusal> {
+    let node = core.node();
+    let Some(text) = given else {
+        if NodeId(id) == node.id {
+            return Ok(None);
+        }
+        return match node.peer_hosts.get(NodeId(id)) {
+            Some(spec) => Ok(Some(spec.address())),
+            None => Err(unknown_node(core, id)),
+        };
+    };
+    let full = match text.contains('@') {
+        true => text.to_string(),
+        false => format!("{id}@{text}"),
+    };
+    let spec = crate::address::PeerSpec::parse(&full, node.port_bases).map_err(|e| {
+        bad_request(
+            "bad_address",
+            format!("address {text:?}: expected {}", e.expected),
+        )
+    })?;
+    if spec.id.0 != id {
+        let why = format!(
+            "the address names node {} but the body adds node {id}",
+            spec.id
+        );
+        return Err(bad_request("bad_address", why));
+    }
+    Ok(Some(spec.address()))
 }
 
 fn membership_reply(core: &CoreHandle, uri: &Uri, reply: Reply) -> Response {
@@ -114,6 +165,9 @@ fn membership_body(membership: &Membership, index: u64) -> MembershipBody {
     MembershipBody {
         voters: membership.voters.iter().map(|n| n.0).collect(),
         learners: membership.learners.iter().map(|n| n.0).collect(),
+        addresses: (membership.addresses.iter())
+            .map(|(id, a)| (id.0, a.0.clone()))
+            .collect(),
         index,
     }
 }
@@ -123,7 +177,7 @@ fn membership_body(membership: &Membership, index: u64) -> MembershipBody {
     responses(
         (status = 200, body = MembershipBody, description = "the change committed"),
         (status = 307, body = super::raft_http::NotLeaderBody, description = "not the leader: `Location` names the same path on the leader"),
-        (status = 400, body = ErrorBody, description = "malformed JSON, or a node this node has no address for"),
+        (status = 400, body = ErrorBody, description = "malformed JSON, a malformed address, or no address given for a node this node does not know"),
         (status = 409, body = ErrorBody, description = "another membership change is in progress"),
         (status = 503, body = ErrorBody, description = "no leader known yet; retry"),
     ))]
@@ -136,13 +190,18 @@ pub async fn add_member(
         Ok(body) => body,
         Err(refusal) => return refusal.into_response(),
     };
-    if !known(&core, body.id) {
-        return unknown_node(&core, body.id);
+    if !(1..=999).contains(&body.id) {
+        return bad_request("bad_node_id", "the node id must be a number from 1 to 999")
+            .into_response();
     }
+    let address = match member_address(&core, body.id, body.address.as_deref()) {
+        Ok(address) => address,
+        Err(refused) => return refused.into_response(),
+    };
     let id = NodeId(body.id);
     let request = match body.learner {
-        true => Request::AddLearner { id },
-        false => Request::AddMember { id },
+        true => Request::AddLearner { id, address },
+        false => Request::AddMember { id, address },
     };
     match core.request::<_, Reply>(&request).await {
         Ok(reply) => membership_reply(&core, &uri, reply),
@@ -231,7 +290,7 @@ pub async fn transfer_leader(
     };
     if let Some(to) = body.to {
         if !known(&core, to) {
-            return unknown_node(&core, to);
+            return unknown_node(&core, to).into_response();
         }
     }
     let request = Request::TransferLeader {

@@ -7,11 +7,14 @@
 //! path on the leader's API (port = API base + leader id, host from
 //! `--peers`) and a JSON body naming the leader, so any HTTP client that
 //! follows redirects (curl -L, the `skein kv` commands) reaches it. With no
-//! leader known the answer is `503` with `Retry-After`.
+//! leader known the answer is `503` with `Retry-After`. A request with
+//! `Skein-Forward: 1` is forwarded to the leader instead
+//! ([`super::raft_forward`]).
 //!
 //! The key-value handlers are in [`super::raft_kv_http`], membership and
 //! transfer in [`super::raft_admin_http`], metrics in [`super::raft_metrics`].
 
+use super::raft_forward::{forward_to_leader, Forwarder};
 use super::{raft_admin_http as admin, raft_kv_http as kv};
 use crate::api::error_response;
 use crate::service_api::{CallError, CoreHandle, ServiceApi};
@@ -37,8 +40,19 @@ pub fn api() -> ServiceApi {
     }
 }
 
+/// How long a follower waits for the leader's answer to a forwarded request.
+const FORWARD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn routes(core: CoreHandle) -> Router {
     super::raft_metrics::spawn_sampler(core.clone());
+    let forwarder = Forwarder {
+        http: reqwest::Client::builder()
+            .timeout(FORWARD_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a plain HTTP client builds"),
+        node_id: core.node().id.0,
+    };
     Router::new()
         .route("/api/v1/kv", get(kv::list))
         .route(
@@ -52,6 +66,10 @@ fn routes(core: CoreHandle) -> Router {
         .route("/api/v1/raft/transfer-leader", post(admin::transfer_leader))
         // Replaces the node-wide 64 KiB limit for these routes (the innermost layer wins).
         .layer(DefaultBodyLimit::max(KV_BODY_BYTES_MAX))
+        .layer(axum::middleware::from_fn_with_state(
+            forwarder,
+            forward_to_leader,
+        ))
         .with_state(core)
 }
 
@@ -63,7 +81,8 @@ fn routes(core: CoreHandle) -> Router {
                        kv::ItemBody, kv::CasFailedBody, admin::AddMemberBody, admin::TransferBody,
                        admin::MembershipBody, admin::TransferStartedBody, NotLeaderBody)),
     tags((name = "raft", description = "The raft service: a linearizable replicated key-value store. \
-        Limits: key ≤ 4 KiB, value ≤ 64 KiB, list page ≤ 1000 items. Followers redirect (307) to the leader."))
+        Limits: key ≤ 4 KiB, value ≤ 64 KiB, list page ≤ 1000 items. Followers redirect (307) to the leader, \
+        or forward the request to it when it carries the header `Skein-Forward: 1`."))
 )]
 struct RaftDoc;
 
@@ -143,6 +162,7 @@ fn raft_error(error: RaftError) -> Response {
         RaftError::NotCaughtUp { .. } => (StatusCode::CONFLICT, "not_caught_up"),
         RaftError::NoVotersLeft => (StatusCode::CONFLICT, "no_voters_left"),
         RaftError::UnknownNode { .. } => (StatusCode::NOT_FOUND, "unknown_node"),
+        RaftError::AddressTooLong { .. } => (StatusCode::BAD_REQUEST, "bad_address"),
     };
     let mut response = error_response(status, code, error.to_string());
     if status == StatusCode::SERVICE_UNAVAILABLE {

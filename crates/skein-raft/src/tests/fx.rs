@@ -18,6 +18,8 @@ pub enum Fx {
     Reply(u64, Reply),
     Timer(TimerId, u64),
     Cancel(TimerId),
+    AddPeer(u16, PeerAddress),
+    RemovePeer(u16),
 }
 
 pub fn config() -> RaftConfig {
@@ -57,9 +59,8 @@ pub fn convert(effects: Vec<Effect<Raft>>) -> Vec<Fx> {
         .map(|e| match e {
             Effect::Send { to, message, .. } => Fx::Send(to.0, message),
             Effect::Broadcast { .. } => panic!("raft sends to each peer"),
-            Effect::AddPeer { .. } | Effect::RemovePeer { .. } => {
-                panic!("raft does not change the driver's peer set")
-            }
+            Effect::AddPeer { id, address } => Fx::AddPeer(id.0, address),
+            Effect::RemovePeer { id } => Fx::RemovePeer(id.0),
             Effect::Persist { token, write } => match write {
                 StorageWrite::Append(b) => Fx::Append(token, Record::decode(&b).unwrap()),
                 StorageWrite::Replace(b) => Fx::Replace(token, Record::decode(&b).unwrap()),

@@ -141,8 +141,14 @@ fn chaos(cluster: &mut Cluster, ms: u64, membership: bool) {
             cluster.heal();
         } else if membership && roll < 340 {
             let request = match cluster.rng.random_range(0..4) {
-                0 => Request::AddMember { id: target },
-                1 => Request::AddLearner { id: target },
+                0 => Request::AddMember {
+                    id: target,
+                    address: Some(skein_core::PeerAddress(format!("sim:{target}"))),
+                },
+                1 => Request::AddLearner {
+                    id: target,
+                    address: None,
+                },
                 2 => Request::Promote { id: target },
                 _ => Request::RemoveMember { id: target },
             };

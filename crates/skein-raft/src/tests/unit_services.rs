@@ -6,7 +6,7 @@ use crate::config::KEY_BYTES_MAX;
 use crate::message::{LogId, Message};
 use crate::storage::Record;
 use crate::{Membership, RaftError, Reply, Request, TIMER_HEARTBEAT};
-use skein_core::{Input, NodeId};
+use skein_core::{Input, NodeId, PeerAddress};
 
 fn put(key: &str, value: &str) -> Request {
     Request::Put {
@@ -170,22 +170,36 @@ fn a_lagging_follower_gets_the_snapshot_in_chunks() {
 #[test]
 fn a_learner_is_added_then_promoted_once_caught_up() {
     let (mut node, mut records) = leader(&[1], &config());
+    let address = PeerAddress("sim:2".into());
     let fx = step(
         &mut node,
         1_100,
-        request(1, Request::AddLearner { id: NodeId(2) }),
+        request(
+            1,
+            Request::AddLearner {
+                id: NodeId(2),
+                address: Some(address.clone()),
+            },
+        ),
     );
     let learner = Membership {
         voters: [NodeId(1)].into(),
         learners: [NodeId(2)].into(),
+        addresses: [
+            (NodeId(1), PeerAddress("sim:1".into())),
+            (NodeId(2), address.clone()),
+        ]
+        .into(),
     };
     let entry = crate::Entry {
         term: 1,
         index: 2,
         payload: crate::Payload::Config(learner.clone()),
     };
+    // The new peer is dialable before the first append to it goes out.
+    assert_eq!(fx[0], Fx::AddPeer(2, address.clone()));
     assert_eq!(
-        fx[0],
+        fx[1],
         Fx::Append(
             3,
             Record::Entries {
@@ -193,14 +207,14 @@ fn a_learner_is_added_then_promoted_once_caught_up() {
             }
         )
     );
-    assert!(matches!(fx[1], Fx::Send(2, Message::AppendEntries { .. })));
+    assert!(matches!(fx[2], Fx::Send(2, Message::AppendEntries { .. })));
     let fx = confirm_all(&mut node, 1_100, &mut records, &fx);
     assert_eq!(
         fx,
         vec![Fx::Reply(
             1,
             Reply::Membership {
-                membership: learner,
+                membership: learner.clone(),
                 index: 2
             }
         )]
@@ -225,10 +239,9 @@ fn a_learner_is_added_then_promoted_once_caught_up() {
         request(3, Request::Promote { id: NodeId(2) }),
     );
     confirm_all(&mut node, 1_103, &mut records, &fx);
-    assert_eq!(
-        node.membership_view(),
-        &Membership::with_voters([NodeId(1), NodeId(2)])
-    );
+    let mut voters = Membership::with_voters([NodeId(1), NodeId(2)]);
+    voters.addresses = learner.addresses.clone();
+    assert_eq!(node.membership_view(), &voters);
     assert_eq!(
         node.commit_index(),
         2,
@@ -239,6 +252,66 @@ fn a_learner_is_added_then_promoted_once_caught_up() {
         fx.as_slice(),
         [Fx::Reply(3, Reply::Membership { index: 3, .. }), ..]
     ));
+
+    // A restart forgets the driver's peer set: Start announces node 2 again.
+    let mut restarted = boot(1, &[1], &records, &config());
+    let fx = step(&mut restarted, 0, Input::Start);
+    assert_eq!(fx, vec![Fx::AddPeer(2, address)]);
+}
+
+#[test]
+fn a_removed_member_is_dropped_from_the_peer_set_once_the_removal_commits() {
+    let (mut node, mut records) = leader(&[1, 2, 3], &config());
+    let fx = step(
+        &mut node,
+        1_100,
+        request(1, Request::RemoveMember { id: NodeId(3) }),
+    );
+    assert!(
+        !fx.iter().any(|f| matches!(f, Fx::RemovePeer(_))),
+        "an uncommitted removal may be truncated: keep the peer: {fx:?}"
+    );
+    let fx = confirm_all(&mut node, 1_100, &mut records, &fx);
+    assert!(fx.is_empty(), "{fx:?}");
+    let fx = step(&mut node, 1_101, msg(2, ack(1, 2, 0)));
+    assert!(
+        fx.contains(&Fx::RemovePeer(3)),
+        "committed: node 3 goes: {fx:?}"
+    );
+    assert!(fx
+        .iter()
+        .any(|f| matches!(f, Fx::Reply(1, Reply::Membership { index: 2, .. }))));
+
+    // After a restart the commit index is unknown again: node 3 stays a
+    // peer until the removal is known to be committed.
+    let mut restarted = boot(1, &[1, 2, 3], &records, &config());
+    let fx = step(&mut restarted, 0, Input::Start);
+    assert!(fx.is_empty(), "{fx:?}");
+}
+
+#[test]
+fn an_oversized_peer_address_is_refused_and_nothing_changes() {
+    let (mut node, _) = leader(&[1], &config());
+    let address = PeerAddress("x".repeat(crate::config::PEER_ADDRESS_BYTES_MAX + 1));
+    let fx = step(
+        &mut node,
+        1_100,
+        request(
+            1,
+            Request::AddMember {
+                id: NodeId(2),
+                address: Some(address),
+            },
+        ),
+    );
+    assert!(matches!(
+        fx.as_slice(),
+        [Fx::Reply(1, Reply::Error(RaftError::AddressTooLong { .. }))]
+    ));
+    assert_eq!(
+        node.membership_view(),
+        &Membership::with_voters([NodeId(1)])
+    );
 }
 
 #[test]

@@ -6,7 +6,6 @@ pub mod bftlist;
 pub mod etcd;
 pub mod heartbeat;
 pub mod raft;
-pub mod redis;
 
 use std::future::Future;
 use std::time::Duration;
