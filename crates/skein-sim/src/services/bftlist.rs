@@ -12,6 +12,7 @@
 //! boot, and they are registered under their kebab-case names next to the
 //! simulator's generic ones. At most f nodes are Byzantine.
 
+pub mod latency;
 pub mod safety;
 pub mod workload;
 
