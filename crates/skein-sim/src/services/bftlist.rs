@@ -12,6 +12,7 @@
 //! boot, and they are registered under their kebab-case names next to the
 //! simulator's generic ones. At most f nodes are Byzantine.
 
+pub mod detection;
 pub mod latency;
 pub mod safety;
 pub mod workload;
@@ -80,10 +81,13 @@ pub fn registry() -> ByzantineRegistry<BftNode> {
     r
 }
 
+/// K (`clients_max`) is the simulated clients' number, as BFTLIST.md §1
+/// has it (a known bounded set): the queues (σK) and the log (3σK) a Rep
+/// message carries, and so the cost of every step, scale with it.
 pub fn protocol_config(clients: u32) -> BftConfig {
     BftConfig {
         f: F,
-        clients_max: (clients as usize).max(BftConfig::default().clients_max),
+        clients_max: (clients as usize).max(1),
         ..BftConfig::default()
     }
 }
@@ -132,10 +136,19 @@ pub fn simulation_with<'t>(
     opts: &RunOptions,
     cfg: SimConfig,
 ) -> Result<(Simulation<'t, BftNode, ListWorkload>, Issued), SimError> {
+    simulation_of(cfg, protocol_config(opts.clients))
+}
+
+/// The bftlist simulation with its checks, for any simulator and protocol
+/// settings (tests compare protocol options this way).
+pub fn simulation_of<'t>(
+    cfg: SimConfig,
+    protocol: BftConfig,
+) -> Result<(Simulation<'t, BftNode, ListWorkload>, Issued), SimError> {
     let issued: Issued = Rc::new(RefCell::new(Default::default()));
     let workload = ListWorkload::new(F, READ_PERCENT, issued.clone());
     let anchored = Rc::new(Cell::new(false));
-    let mut sim = Simulation::new(cfg, protocol_config(opts.clients), workload)?
+    let mut sim = Simulation::new(cfg, protocol, workload)?
         .invariant(safety::agreement(
             issued.clone(),
             CONVERGE_MS,

@@ -2,12 +2,18 @@
 //! sending a request to all replicas until f+1 of them report it executed,
 //! on the simulator's network (no faults). A measurement, never an
 //! assertion on time: tests print it (`tests/bftlist_latency.rs`).
+//! Operations invoked in the first [`WARM_UP_MS`] are left out: they wait
+//! for the first view to be established, which is not request latency.
 
-use super::{sim_config, simulation_with};
+use super::{protocol_config, sim_config, simulation_of};
 use crate::history::OpResult;
 use crate::services::RunOptions;
 use crate::SimError;
+use skein_bft::BftConfig;
 use std::fmt;
+
+/// Operations invoked before this virtual time are not measured.
+pub const WARM_UP_MS: u64 = 2_000;
 
 /// Figures of one fault-free run.
 #[derive(Clone, Debug, PartialEq)]
@@ -18,6 +24,8 @@ pub struct LatencySummary {
     pub mean_ms: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// Measured virtual time (after the warm-up).
+    pub secs: f64,
     /// Completed operations per virtual second.
     pub ops_per_sec: f64,
     /// Messages sent by all nodes per completed operation.
@@ -30,10 +38,11 @@ impl fmt::Display for LatencySummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} client(s): {} ops, latency mean {:.1} ms, p50 {:.1} ms, p99 {:.1} ms \
+            "{} client(s): {} ops in {:.1} s, latency mean {:.1} ms, p50 {:.1} ms, p99 {:.1} ms \
              ({:.1} one-way network delays at p50), {:.0} ops/s, {:.0} messages/op",
             self.clients,
             self.ops_ok,
+            self.secs,
             self.mean_ms,
             self.p50_ms,
             self.p99_ms,
@@ -47,17 +56,23 @@ impl fmt::Display for LatencySummary {
 /// Runs `opts` (its faults are ignored: none) and summarises the latency of
 /// the operations that completed.
 pub fn measure(opts: &RunOptions) -> Result<LatencySummary, SimError> {
+    measure_with(opts, protocol_config(opts.clients))
+}
+
+/// [`measure`] with chosen protocol settings.
+pub fn measure_with(opts: &RunOptions, protocol: BftConfig) -> Result<LatencySummary, SimError> {
     let mut opts = opts.clone();
     opts.faults = crate::config::FaultSet::none();
     opts.byzantine.clear();
     let cfg = sim_config(&opts)?;
     let link_mean_ms = cfg.link.latency_mean_us as f64 / 1e3;
-    let (sim, _) = simulation_with(&opts, cfg)?;
+    let (sim, _) = simulation_of(cfg, protocol)?;
     let outcome = sim.run()?;
     let mut latencies: Vec<u64> = outcome
         .history
         .ops()
         .iter()
+        .filter(|op| op.invoke_us >= 1_000 * WARM_UP_MS)
         .filter(|op| matches!(op.result, OpResult::Ok(_)))
         .filter_map(|op| op.complete_us.map(|c| c - op.invoke_us))
         .collect();
@@ -75,13 +90,14 @@ pub fn measure(opts: &RunOptions) -> Result<LatencySummary, SimError> {
     } else {
         latencies.iter().sum::<u64>() as f64 / n as f64 / 1e3
     };
-    let secs = outcome.virtual_us as f64 / 1e6;
+    let secs = outcome.virtual_us.saturating_sub(1_000 * WARM_UP_MS) as f64 / 1e6;
     Ok(LatencySummary {
         clients: opts.clients,
         ops_ok: n,
         mean_ms,
         p50_ms: at(0.5),
         p99_ms: at(0.99),
+        secs,
         ops_per_sec: if secs > 0.0 { n as f64 / secs } else { 0.0 },
         messages_per_op: outcome.stats.messages_sent as f64 / n.max(1) as f64,
         link_mean_ms,
