@@ -110,7 +110,16 @@ impl RepState {
         let x = self.consolidate(p);
         self.rep[me].con_flag = x.is_none();
         if let Some(x) = x {
-            if !self.prefix_ok(me, &x) || self.delayed(p) {
+            // BFTLIST.md §2.2 step 5 adopts X also when `delayed()`, whose
+            // `last_common_exec()` is a max over all structures: one forged
+            // log entry (a Byzantine node's seq 666) makes every replica
+            // "delayed" at every tick. The intent is catching up, so a
+            // compatible replica adopts X for it only when X is ahead;
+            // otherwise it would roll back requests it executed since the
+            // others last reported (sim seed 35 with event-driven
+            // replication, where a replica runs ahead between ticks).
+            let behind = self.rep[x.base].last_exec() > self.last_exec(p);
+            if !self.prefix_ok(me, &x) || (self.delayed(p) && behind) {
                 out.adopted = self.adopt(p, x.base);
             }
         }
