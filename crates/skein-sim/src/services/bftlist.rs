@@ -145,16 +145,28 @@ pub fn simulation_of<'t>(
     cfg: SimConfig,
     protocol: BftConfig,
 ) -> Result<(Simulation<'t, BftNode, ListWorkload>, Issued), SimError> {
-    let issued: Issued = Rc::new(RefCell::new(Default::default()));
-    let workload = ListWorkload::new(F, READ_PERCENT, issued.clone());
+    let (sim, issued) = bare_simulation(cfg, protocol)?;
     let anchored = Rc::new(Cell::new(false));
-    let mut sim = Simulation::new(cfg, protocol, workload)?
+    let sim = sim
         .invariant(safety::agreement(
             issued.clone(),
             CONVERGE_MS,
             anchored.clone(),
         ))
         .liveness(safety::converged(anchored));
+    Ok((sim, issued))
+}
+
+/// The bftlist simulation with the ten behaviours registered but none of
+/// the service's own checks: scenario tests that start from injected states
+/// (holding values no client issued) bring their own.
+pub fn bare_simulation<'t>(
+    cfg: SimConfig,
+    protocol: BftConfig,
+) -> Result<(Simulation<'t, BftNode, ListWorkload>, Issued), SimError> {
+    let issued: Issued = Rc::new(RefCell::new(Default::default()));
+    let workload = ListWorkload::new(F, READ_PERCENT, issued.clone());
+    let mut sim = Simulation::new(cfg, protocol, workload)?;
     for b in ByzantineBehaviour::ALL {
         sim = sim.behaviour(b.name(), Box::new(move |_| Ok(Box::new(CoreBehaviour(b)))));
     }
