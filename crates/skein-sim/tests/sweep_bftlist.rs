@@ -70,7 +70,7 @@ fn every_byzantine_behaviour_ci_sweep() {
 #[test]
 fn converges_after_transient_faults_ci() {
     for seed in [1, 2] {
-        let r = services::run(&options(100_000, "all").with_seed(seed), None).unwrap();
+        let r = services::run(&options(80_000, "all").with_seed(seed), None).unwrap();
         assert!(r.passed(), "{r}");
         assert_eq!(verdict(&r, "liveness: progress"), Verdict::Pass, "{r}");
         assert!(r.stats.ops_ok > 20, "{r}");

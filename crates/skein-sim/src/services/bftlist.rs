@@ -81,13 +81,10 @@ pub fn registry() -> ByzantineRegistry<BftNode> {
     r
 }
 
-/// K (`clients_max`) is the simulated clients' number, as BFTLIST.md §1
-/// has it (a known bounded set): the queues (σK) and the log (3σK) a Rep
-/// message carries, and so the cost of every step, scale with it.
 pub fn protocol_config(clients: u32) -> BftConfig {
     BftConfig {
         f: F,
-        clients_max: (clients as usize).max(1),
+        clients_max: (clients as usize).max(BftConfig::default().clients_max),
         ..BftConfig::default()
     }
 }
