@@ -17,8 +17,10 @@ fn check(d: &Detection) {
     assert!(d.replaced_ms.is_some(), "never replaced: {d}");
 }
 
-/// CI: one seed each way; the silent primary is replaced in both.
+/// One seed each way; the silent primary is replaced in both. A
+/// measurement of ~10 s in debug builds, so not part of CI.
 #[test]
+#[ignore]
 fn a_silent_primary_is_replaced_with_and_without_the_event_driven_fd() {
     for on in [true, false] {
         let d = detection::measure(1, 60_000, SILENT_AT_MS, on).unwrap();
