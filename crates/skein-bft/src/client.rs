@@ -74,6 +74,7 @@ impl BftNode {
             .or_insert_with(|| (self.ticks, Vec::new()))
             .1
             .push(id);
+        self.advance_now(ctx);
     }
 
     /// Replies to everyone waiting on a request this replica just executed.

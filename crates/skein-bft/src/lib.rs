@@ -16,6 +16,15 @@
 //! **Start reading** at `ALGORITHM.md` beside this crate, then [`node`] (one
 //! tick = VE → Rep → PM → sends), then [`ve`] and [`rep`].
 //!
+//! ## Event-driven replication (opt-in: `event_driven_replication`)
+//! A Rep message or client request that can advance the three-phase
+//! protocol runs Rep steps 7–8 at once and sends the change, paced by
+//! `event_send_gap_us` (module `eager`); everything that makes the node
+//! self-stabilizing (VE, consolidation, stale detection and flush, PM, the
+//! FD, the periodic resend of every structure) stays on the tick, so the
+//! argument below is unchanged: the eager step is one more interleaving of
+//! the Rep loop's own steps, which BFTLIST.md §2 allows.
+//!
 //! ## Less traffic, still self-stabilizing
 //! The original sent every structure in full every iteration. Here the
 //! replica structure travels every tick *without* the list: its bounded
@@ -39,6 +48,7 @@ pub mod byzantine;
 mod client;
 pub mod config;
 pub mod corrupt;
+mod eager;
 pub mod edfd;
 pub mod fd;
 pub mod hash;

@@ -59,6 +59,7 @@ pub struct BftNode {
     /// Peers that asked for our full structure.
     pub(crate) full_to: BTreeSet<usize>,
     pub(crate) counters: BftCounters,
+    pub(crate) eager: crate::eager::EagerSends,
 }
 
 impl BftNode {
@@ -85,6 +86,7 @@ impl BftNode {
             ticks: 0,
             full_to: BTreeSet::new(),
             counters: BftCounters::default(),
+            eager: Default::default(),
         }
     }
 
@@ -230,7 +232,11 @@ impl BftNode {
                 // §2.2: Rep messages are taken only while service is allowed.
                 if self.st.ve.allow_service(&p) {
                     let pm_ok = self.st.pm.no_view_change(p.me);
-                    self.st.rep.receive(&p, j, *m, pm_ok)
+                    let stored = self.st.rep.receive(&p, j, *m, pm_ok);
+                    if stored {
+                        self.advance_now(ctx);
+                    }
+                    stored
                 } else {
                     true
                 }
@@ -366,6 +372,7 @@ impl Protocol for BftNode {
             Input::Tick => self.on_tick(ctx),
             Input::Message { from, message } => self.on_message(ctx, from, message),
             Input::Request { id, request } => self.on_request(ctx, id, request),
+            Input::Timer(crate::eager::REP_SEND_TIMER) => self.on_send_timer(ctx),
             Input::Timer(_) | Input::Persisted { .. } => {}
         }
     }

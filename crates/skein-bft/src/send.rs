@@ -53,7 +53,7 @@ impl BftNode {
             }
             self.st.ve.sent(me);
         }
-        self.send_rep(ctx);
+        self.send_rep(ctx, true);
         let pm = PmMsg {
             vcm: self.st.pm.vcm[me].clone(),
         };
@@ -77,11 +77,14 @@ impl BftNode {
     }
 
     /// [EXT] delta + digest (§8): the structure every tick, the machine only
-    /// every `full_every` ticks or to peers that asked for it.
-    fn send_rep(&mut self, ctx: &mut Context<'_, Self>) {
+    /// every `full_every` ticks or to peers that asked for it. `periodic` is
+    /// the tick's send; an eager send (see `eager`) never carries the
+    /// periodic full copy.
+    pub(crate) fn send_rep(&mut self, ctx: &mut Context<'_, Self>, periodic: bool) {
+        self.rep_sent(ctx.now());
         let p = self.p.clone();
         let me = p.me;
-        let full_now = self.ticks % u64::from(p.full_every) == 0;
+        let full_now = periodic && self.ticks % u64::from(p.full_every) == 0;
         let own = &self.st.rep.rep[me];
         if let Some(b) = self
             .byz

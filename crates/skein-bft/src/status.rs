@@ -27,6 +27,8 @@ pub struct BftCounters {
     pub sent: u64,
     /// Faults injected by an operator (corruptions, loaded states).
     pub injected_faults: u64,
+    /// Rep broadcasts sent between ticks by event-driven replication.
+    pub event_sends: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -162,3 +162,100 @@ fn bftlist_long_sweep() {
     );
     assert_all_pass(&summary);
 }
+
+/// The liveness sweep of issue 4: seeds 0..300 × 80,000 events with every
+/// fault (a random Byzantine node included). Prints each seed's recovery
+/// time — from the faults stopping to every correct replica serving the
+/// same view with the same list — and the slowest; fails on any failed
+/// check or a run that ended before its liveness deadline.
+///
+/// ```text
+/// cargo test --release -p skein-sim --test sweep_bftlist liveness_sweep_300 -- --ignored --nocapture
+/// ```
+#[test]
+#[ignore]
+fn liveness_sweep_300() {
+    let started = std::time::Instant::now();
+    let mut summary = SweepSummary::default();
+    let mut slowest = (0, 0.0f64);
+    let mut skipped = Vec::new();
+    for seed in 0..300 {
+        let o = options(80_000, "all").with_seed(seed);
+        let (r, recovered_s) = run_observed(&o);
+        if let Some(s) = recovered_s {
+            if s > slowest.1 {
+                slowest = (seed, s);
+            }
+        }
+        if r.checks
+            .iter()
+            .any(|c| matches!(c.verdict, Verdict::Skipped(_)) && c.name.starts_with("liveness"))
+        {
+            skipped.push(seed);
+        }
+        summary.seeds_run += 1;
+        if let Some(reason) = r.first_failure() {
+            println!("seed {seed}: {reason}\n  {}", r.replay);
+            summary.failures.push(services::SweepFailure {
+                seed,
+                reason,
+                replay: r.replay.clone(),
+            });
+        }
+    }
+    println!(
+        "bftlist liveness sweep: {} seeds in {:?}; slowest recovery {:.2} s (seed {}); \
+         liveness not reached in {} seeds {:?}",
+        summary.seeds_run,
+        started.elapsed(),
+        slowest.1,
+        slowest.0,
+        skipped.len(),
+        skipped
+    );
+    assert_all_pass(&summary);
+    assert!(
+        skipped.is_empty(),
+        "liveness deadline not reached: {skipped:?}"
+    );
+}
+
+/// Runs `o` as `skein sim` would and also returns how long after the faults
+/// stopped the correct replicas first agreed (view, service, list).
+fn run_observed(o: &RunOptions) -> (skein_sim::RunReport, Option<f64>) {
+    use skein_sim::check::{check_fn, ClusterView};
+    use skein_sim::services::bftlist;
+    use std::cell::Cell;
+    use std::rc::Rc;
+    let recovered = Rc::new(Cell::new(None::<u64>));
+    let seen = recovered.clone();
+    let watch = move |view: &ClusterView<'_, skein_bft::BftNode>| {
+        let Some(quiet) = view.quiet_at_us() else {
+            return Ok(());
+        };
+        if seen.get().is_some() || view.now_us() < quiet {
+            return Ok(());
+        }
+        let states: Vec<_> = view
+            .honest()
+            .map(|n| {
+                let serving = n.core.state().ve.allow_service(n.core.params()) && !n.paused;
+                (
+                    serving,
+                    n.core.view(),
+                    bftlist::safety::own_list(n.core).to_vec(),
+                )
+            })
+            .collect();
+        if states.iter().all(|s| s.0 && *s == states[0]) {
+            seen.set(Some(view.now_us() - quiet));
+        }
+        Ok(())
+    };
+    let cfg = bftlist::sim_config(o).unwrap();
+    let (sim, _) = bftlist::simulation_with(o, cfg).unwrap();
+    let sim = sim.invariant(check_fn("recovery time (measured)", watch));
+    let outcome = sim.run().unwrap();
+    let report = services::report(o, outcome);
+    (report, recovered.get().map(|us| us as f64 / 1e6))
+}

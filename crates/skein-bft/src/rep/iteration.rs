@@ -39,6 +39,25 @@ impl RepState {
             // Non-self-stabilizing baseline: view fixed to 0, steps 1–6 skipped.
             self.rep[me].prim = View::V(0);
         }
+        self.advance_into(env, &mut out);
+        out
+    }
+
+    /// Steps 7–8 alone: known requests join `pend`, then the three-phase
+    /// protocol and execution. The node runs this as soon as a Rep message
+    /// or a client request arrives (event-driven replication, see the crate
+    /// docs); it is one more interleaving of the Rep loop's own steps, which
+    /// the algorithm tolerates, and it leaves view handling, consolidation
+    /// and stale-state detection (steps 2–6) to the periodic iteration.
+    pub fn advance(&mut self, env: &Env) -> RepOutcome {
+        let mut out = RepOutcome::default();
+        self.advance_into(env, &mut out);
+        out
+    }
+
+    fn advance_into(&mut self, env: &Env, out: &mut RepOutcome) {
+        let p = env.p;
+        let me = p.me;
         // Step 7 (every iteration): known pending requests join own pend.
         let known = self.known_pend(p);
         for c in known.iter() {
@@ -60,11 +79,10 @@ impl RepState {
                 } else {
                     self.accept_and_prepare(p, prim);
                 }
-                self.commit_phase(p, &mut out);
+                self.commit_phase(p, out);
             }
         }
-        out.cleaned = self.clean_queue(p);
-        out
+        out.cleaned += self.clean_queue(p);
     }
 
     /// Steps 2–6 (self-stabilizing mode only).
@@ -92,7 +110,16 @@ impl RepState {
         let x = self.consolidate(p);
         self.rep[me].con_flag = x.is_none();
         if let Some(x) = x {
-            if !self.prefix_ok(me, &x) || self.delayed(p) {
+            // BFTLIST.md §2.2 step 5 adopts X also when `delayed()`, whose
+            // `last_common_exec()` is a max over all structures: one forged
+            // log entry (a Byzantine node's seq 666) makes every replica
+            // "delayed" at every tick. The intent is catching up, so a
+            // compatible replica adopts X for it only when X is ahead;
+            // otherwise it would roll back requests it executed since the
+            // others last reported (sim seed 35 with event-driven
+            // replication, where a replica runs ahead between ticks).
+            let behind = self.rep[x.base].last_exec() > self.last_exec(p);
+            if !self.prefix_ok(me, &x) || (self.delayed(p) && behind) {
                 out.adopted = self.adopt(p, x.base);
             }
         }

@@ -128,6 +128,18 @@ impl Replica {
         self.rlog.iter().any(|e| e.req == *r)
     }
 
+    /// `in_rlog` in O(1) for a log of consecutive seqs (a correct one); may
+    /// answer false for a request a corrupted log holds elsewhere.
+    pub fn logged_at(&self, r: &Request) -> bool {
+        let Some(first) = self.rlog.first() else {
+            return false;
+        };
+        let Ok(i) = usize::try_from(r.seq.wrapping_sub(first.req.seq)) else {
+            return false;
+        };
+        self.rlog.get(i).is_some_and(|e| e.req == *r)
+    }
+
     /// Holds `r` in its reqq with status ⊇ `s`, or in its rlog.
     pub fn supports(&self, r: &Request, s: Phases) -> bool {
         self.reqq

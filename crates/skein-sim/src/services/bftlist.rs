@@ -12,6 +12,8 @@
 //! boot, and they are registered under their kebab-case names next to the
 //! simulator's generic ones. At most f nodes are Byzantine.
 
+pub mod detection;
+pub mod latency;
 pub mod safety;
 pub mod workload;
 
@@ -131,16 +133,37 @@ pub fn simulation_with<'t>(
     opts: &RunOptions,
     cfg: SimConfig,
 ) -> Result<(Simulation<'t, BftNode, ListWorkload>, Issued), SimError> {
-    let issued: Issued = Rc::new(RefCell::new(Default::default()));
-    let workload = ListWorkload::new(F, READ_PERCENT, issued.clone());
+    simulation_of(cfg, protocol_config(opts.clients))
+}
+
+/// The bftlist simulation with its checks, for any simulator and protocol
+/// settings (tests compare protocol options this way).
+pub fn simulation_of<'t>(
+    cfg: SimConfig,
+    protocol: BftConfig,
+) -> Result<(Simulation<'t, BftNode, ListWorkload>, Issued), SimError> {
+    let (sim, issued) = bare_simulation(cfg, protocol)?;
     let anchored = Rc::new(Cell::new(false));
-    let mut sim = Simulation::new(cfg, protocol_config(opts.clients), workload)?
+    let sim = sim
         .invariant(safety::agreement(
             issued.clone(),
             CONVERGE_MS,
             anchored.clone(),
         ))
         .liveness(safety::converged(anchored));
+    Ok((sim, issued))
+}
+
+/// The bftlist simulation with the ten behaviours registered but none of
+/// the service's own checks: scenario tests that start from injected states
+/// (holding values no client issued) bring their own.
+pub fn bare_simulation<'t>(
+    cfg: SimConfig,
+    protocol: BftConfig,
+) -> Result<(Simulation<'t, BftNode, ListWorkload>, Issued), SimError> {
+    let issued: Issued = Rc::new(RefCell::new(Default::default()));
+    let workload = ListWorkload::new(F, READ_PERCENT, issued.clone());
+    let mut sim = Simulation::new(cfg, protocol, workload)?;
     for b in ByzantineBehaviour::ALL {
         sim = sim.behaviour(b.name(), Box::new(move |_| Ok(Box::new(CoreBehaviour(b)))));
     }

@@ -111,6 +111,12 @@ impl<P: Protocol, W: Workload<P>> Simulation<'_, P, W> {
             now: Duration::ZERO,
             rng: &mut self.rng,
         });
+        let mut core = core;
+        if self.instances[inst].epoch == 0 {
+            if let Some(set) = self.initial_state.as_mut() {
+                set(id, &mut core);
+            }
+        }
         let instance = &mut self.instances[inst];
         instance.tick_us = to_us(core.tick_interval()).max(1);
         instance.core = Some(core);

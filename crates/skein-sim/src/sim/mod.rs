@@ -89,7 +89,12 @@ pub struct Simulation<'t, P: Protocol, W: Workload<P>> {
     liveness_results: Vec<CheckResult>,
     stepped: Option<usize>,
     lin_limits: CheckLimits,
+    /// Given start states: applied to each core at its first boot only.
+    initial_state: Option<InitialState<'t, P>>,
 }
+
+/// Sets a core's start state at its first boot (a test's injected state).
+pub type InitialState<'t, P> = Box<dyn FnMut(NodeId, &mut P) + 't>;
 
 impl<'t, P: Protocol, W: Workload<P>> Simulation<'t, P, W> {
     pub fn new(cfg: SimConfig, protocol_config: P::Config, workload: W) -> Result<Self, SimError> {
@@ -124,6 +129,7 @@ impl<'t, P: Protocol, W: Workload<P>> Simulation<'t, P, W> {
             liveness_results: Vec::new(),
             stepped: None,
             lin_limits: CheckLimits::default(),
+            initial_state: None,
             members,
             protocol_config,
             cfg,
@@ -150,6 +156,13 @@ impl<'t, P: Protocol, W: Workload<P>> Simulation<'t, P, W> {
 
     pub fn trace(mut self, sink: TraceSink<'t>) -> Self {
         self.tracer = Tracer::new(Some(sink));
+        self
+    }
+
+    /// Starts every node from a given state (scenario tests): `f` sees each
+    /// core right after its first boot; restarted nodes boot blank.
+    pub fn initial_state(mut self, f: InitialState<'t, P>) -> Self {
+        self.initial_state = Some(f);
         self
     }
 
