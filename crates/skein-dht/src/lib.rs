@@ -18,6 +18,7 @@
 //! [`lookup`], [`maintenance`], [`ops`], [`replication`]. `ALGORITHM.md`
 //! beside this crate has the message diagram and the deviations from Chord.
 
+pub mod bootstrap;
 pub mod config;
 pub mod lookup;
 pub mod maintenance;

@@ -12,24 +12,24 @@ use skein_core::{Context, PeerAddress, RequestId};
 
 impl Dht {
     pub(crate) fn start(&mut self, ctx: &mut Context<'_, Self>) {
-        match self.cfg.join.clone() {
-            Some(via) if via != self.routing.me.address => self.begin_join(via),
-            _ => self.state = NodeState::Member,
-        }
-        let _ = ctx;
+        let via = self.cfg.join.clone();
+        self.begin_join(ctx, via);
     }
 
-    fn begin_join(&mut self, via: PeerAddress) {
-        let Some(id) = node_id_of(&via) else {
-            self.state = NodeState::Left;
-            return;
-        };
+    /// Forgets the ring and looks for one through `via` (`None`, or our own
+    /// address: probe members, then start a ring — at once if there are none).
+    fn begin_join(&mut self, ctx: &mut Context<'_, Self>, via: Option<PeerAddress>) {
         self.routing.successors.clear();
         self.routing.predecessor = None;
         self.routing.fingers.iter_mut().for_each(|f| *f = None);
-        self.state = NodeState::Joining {
-            via: NodeRef::new(id, via),
-        };
+        self.lookups.retain(|_, l| l.purpose != Purpose::Join);
+        self.probe = None;
+        self.join_attempts = 0;
+        let via = via
+            .filter(|v| *v != self.routing.me.address)
+            .and_then(|v| Some(NodeRef::new(node_id_of(&v)?, v)));
+        self.state = NodeState::Joining { via: via.clone() };
+        self.joining_tick(ctx, via);
     }
 
     pub(crate) fn tick(&mut self, ctx: &mut Context<'_, Self>) {
@@ -38,14 +38,9 @@ impl Dht {
         self.expire_ops(ctx);
         match self.state.clone() {
             NodeState::Left => {}
-            NodeState::Joining { via } => {
-                let joining = self.lookups.values().any(|l| l.purpose == Purpose::Join);
-                if !joining {
-                    let key = self.routing.me.ring;
-                    self.start_lookup(ctx, key, Purpose::Join, Some(via));
-                }
-            }
+            NodeState::Joining { via } => self.joining_tick(ctx, via),
             NodeState::Member => {
+                self.lone_member_tick(ctx);
                 self.stabilize(ctx);
                 if self.ticks % u64::from(self.cfg.check_predecessor_ticks) == 0 {
                     self.check_predecessor(ctx);
@@ -254,14 +249,7 @@ impl Dht {
             let why = format!("`{via}` names no node id; use ID@HOST:TCP_PORT:UDP_PORT");
             return ctx.reply(request, Reply::Error(DhtError::LookupFailed { why }));
         }
-        self.lookups.retain(|_, l| l.purpose != Purpose::Join);
-        if via == self.routing.me.address {
-            self.routing.successors.clear();
-            self.routing.predecessor = None;
-            self.state = NodeState::Member;
-        } else {
-            self.begin_join(via);
-        }
+        self.begin_join(ctx, Some(via));
         ctx.reply(request, Reply::Joining);
     }
 

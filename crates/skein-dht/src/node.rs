@@ -5,6 +5,7 @@
 //! ([`Dht::send`]), and a message to this node itself is queued and handled
 //! after the current step (loopback), never sent.
 
+use crate::bootstrap::Probe;
 use crate::config::{DhtConfig, SUCCESSORS_IN_MESSAGE_MAX};
 use crate::lookup::Lookup;
 use crate::message::{Body, Message, NodeRef};
@@ -23,9 +24,10 @@ const LOOPBACK_PER_STEP_MAX: usize = 64;
 /// Where the node stands in the ring.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NodeState {
-    /// Looking up its own successor through `via`.
+    /// Looking for its place: through `via` and by probing members, or,
+    /// with no `via`, by probing members before starting a ring of its own.
     Joining {
-        via: NodeRef,
+        via: Option<NodeRef>,
     },
     Member,
     /// Left gracefully (or never could join): answers nothing until `Join`.
@@ -65,6 +67,10 @@ pub struct Dht {
     pub(crate) finger_next: usize,
     pub(crate) finger_lookup: Option<u64>,
     pub(crate) replicate_cursor: String,
+    /// The other configured members (the driver's static peers), for probes.
+    pub(crate) members: Vec<NodeId>,
+    pub(crate) probe: Option<Probe>,
+    pub(crate) join_attempts: u32,
     pub(crate) counters: Counters,
     pub(crate) now: Duration,
     loopback: VecDeque<Body>,
@@ -90,6 +96,9 @@ impl Dht {
             finger_next: 0,
             finger_lookup: None,
             replicate_cursor: String::new(),
+            members: Vec::new(),
+            probe: None,
+            join_attempts: 0,
             counters: Counters::default(),
             now: Duration::ZERO,
             loopback: VecDeque::new(),
@@ -254,8 +263,16 @@ impl Dht {
             Body::FindSuccessor { lookup, key } if !joining => {
                 self.on_find_successor(ctx, sender, lookup, key)
             }
-            Body::Found { lookup, nodes } => self.on_found(ctx, sender.id, lookup, nodes),
-            Body::Closer { lookup, node } => self.on_closer(ctx, sender.id, lookup, node),
+            Body::Found { lookup, nodes } => {
+                if !self.on_probe_found(ctx, sender.id, lookup, &nodes) {
+                    self.on_found(ctx, sender.id, lookup, nodes)
+                }
+            }
+            Body::Closer { lookup, node } => {
+                if !self.on_probe_closer(ctx, sender.id, lookup, &node) {
+                    self.on_closer(ctx, sender.id, lookup, node)
+                }
+            }
             Body::GetNeighbours if !joining => self.on_get_neighbours(ctx, sender),
             Body::Neighbours {
                 predecessor,
@@ -357,6 +374,12 @@ impl Protocol for Dht {
     /// back from the replicas (Chord treats it as a new node at the same id).
     fn boot(boot: Boot<'_, DhtConfig>) -> Self {
         let mut dht = Self::new(boot.id, boot.address.clone(), boot.config.clone());
+        dht.members = boot
+            .members
+            .iter()
+            .copied()
+            .filter(|&m| m != boot.id)
+            .collect();
         dht.now = boot.now;
         dht
     }

@@ -106,9 +106,9 @@ fn a_lone_node_answers_every_lookup_with_itself() {
 
 #[test]
 fn a_joining_node_asks_its_join_node_then_notifies_its_successor() {
-    let mut two = started(2, Some(1));
+    let mut two = Dht::new(NodeId(2), addr(2), config(Some(1)));
+    let effects = step(&mut two, 0, Input::Start);
     assert!(matches!(two.state(), NodeState::Joining { .. }));
-    let effects = step(&mut two, 100, Input::Tick);
     let key = node_ref(2).ring;
     let asked = sends(&effects);
     let [(1, Body::FindSuccessor { lookup, key: k })] = asked.as_slice() else {
