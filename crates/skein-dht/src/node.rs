@@ -324,7 +324,13 @@ impl Dht {
             Request::LocalGet { key } => ctx.reply(id, self.local_get(&key)),
             Request::LocalDelete { key } => {
                 let existed = self.local.remove(&key).is_some();
-                ctx.reply(id, Reply::Deleted { existed })
+                ctx.reply(
+                    id,
+                    Reply::Deleted {
+                        existed,
+                        version: None,
+                    },
+                )
             }
             Request::Join { via } => self.join(ctx, id, via),
             Request::Leave => self.leave(ctx, id),

@@ -286,7 +286,12 @@ impl Dht {
         }
         let deleting = matches!(entry.kind, OpKind::Delete { .. });
         let reply = match outcome {
-            WriteOutcome::Stored { existed, .. } if deleting => Reply::Deleted { existed },
+            WriteOutcome::Stored {
+                existed, version, ..
+            } if deleting => Reply::Deleted {
+                existed,
+                version: Some(version),
+            },
             WriteOutcome::Stored {
                 version, replicas, ..
             } => Reply::Stored { version, replicas },

@@ -44,15 +44,27 @@ pub enum Request {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Reply {
-    Stored { version: Version, replicas: u8 },
-    Value { value: Vec<u8>, version: Version },
+    Stored {
+        version: Version,
+        replicas: u8,
+    },
+    Value {
+        value: Vec<u8>,
+        version: Version,
+    },
     NotFound,
-    Deleted { existed: bool },
+    /// `version`: the tombstone's (network store); `None` in the local store.
+    Deleted {
+        existed: bool,
+        version: Option<Version>,
+    },
     Lookup(LookupResult),
     Routing(RoutingView),
     Size(SizeEstimate),
     Joining,
-    Left { items_handed_over: usize },
+    Left {
+        items_handed_over: usize,
+    },
     Error(DhtError),
 }
 
