@@ -157,30 +157,37 @@ impl Routing {
         i
     }
 
-    /// Network size from id density: the `g` gaps between the predecessor,
-    /// this node and its successors span a fraction `f` of the circle, so
-    /// about `g / f` nodes fill it. No messages; the error shrinks with r.
+    /// Network size from id density, without messages. Node ids are
+    /// uniform, so the distance from any fixed point to the next node is
+    /// exponential with mean 1/N of the circle. Samples: the gaps
+    /// predecessor → me → successors, and for each distinct finger the gap
+    /// from its last start to it. With k samples summing to a fraction `s`
+    /// of the circle, (k-1)/s estimates N without bias; the error falls
+    /// like 1/√k, and k grows with log N.
     pub fn size_estimate(&self) -> SizeEstimate {
         let mut points: Vec<RingId> = Vec::new();
         points.extend(self.predecessor.iter().map(|p| p.ring));
         points.push(self.me.ring);
         points.extend(self.successors.iter().map(|s| s.ring));
-        let gaps = points.len() - 1;
-        if gaps == 0 {
-            return SizeEstimate {
-                nodes: 1.0,
-                gaps: 0,
-            };
+        let mut gaps: Vec<f64> = points.windows(2).map(|w| w[0].fraction_to(w[1])).collect();
+        let last_successor = self.successors.last().map(|s| s.ring);
+        for run in self.finger_runs() {
+            let start = self.me.ring.add_pow2(usize::from(run.to_index));
+            let beyond_successors =
+                last_successor.is_some_and(|l| in_open(l, start, run.node.ring));
+            if beyond_successors {
+                gaps.push(start.fraction_to(run.node.ring));
+            }
         }
-        let span: f64 = points.windows(2).map(|w| w[0].fraction_to(w[1])).sum();
-        let nodes = if span > 0.0 {
-            (gaps as f64 / span).max(gaps as f64)
-        } else {
-            gaps as f64
+        let span: f64 = gaps.iter().sum();
+        let nodes = match gaps.len() {
+            0 => 1.0,
+            1 => 1.0 / span.max(f64::MIN_POSITIVE),
+            k => (k - 1) as f64 / span.max(f64::MIN_POSITIVE),
         };
         SizeEstimate {
-            nodes,
-            gaps: gaps as u32,
+            nodes: nodes.max(1.0 + self.successors.len() as f64),
+            gaps: gaps.len() as u32,
         }
     }
 

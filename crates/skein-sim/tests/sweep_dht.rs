@@ -101,8 +101,11 @@ fn dht_refuses_faults_it_does_not_tolerate() {
 }
 
 /// Lookup hops on a 100-node ring built by joins, no faults: printed, and
-/// the mean bounded by log2 N (Chord: about ½·log2 N).
+/// the mean bounded by log2 N (Chord: about ½·log2 N). ~75 s in debug, so
+/// ignored in CI (the sweep above runs the same checks on 16 nodes):
+/// `cargo test --release -p skein-sim --test sweep_dht lookup_hops_on_a_ring_of_100 -- --ignored --nocapture`
 #[test]
+#[ignore]
 fn lookup_hops_on_a_ring_of_100() {
     let opts = options(100, 300_000, "none");
     let ledger = run_with_ledger(&opts);
@@ -121,7 +124,7 @@ fn lookup_hops_on_a_ring_of_100() {
     );
 }
 
-/// The same on 1,000 nodes (about a minute in release):
+/// The same on 1,000 nodes:
 /// `cargo test --release -p skein-sim --test sweep_dht lookup_hops_on_a_ring_of_1000 -- --ignored --nocapture`
 #[test]
 #[ignore]
