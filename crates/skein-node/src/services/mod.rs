@@ -2,6 +2,9 @@
 
 pub mod bft_http;
 pub mod bft_metrics;
+pub mod dht_http;
+pub mod dht_keys_http;
+pub mod dht_metrics;
 pub mod raft_admin_http;
 pub mod raft_http;
 pub mod raft_kv_http;
