@@ -5,6 +5,7 @@
 //! `--detach`, leaves them running for scripts and tests. The fault
 //! commands act on processes with signals, as the original's Thor did.
 
+mod dht_ready;
 mod launch;
 pub mod process;
 pub mod state;
