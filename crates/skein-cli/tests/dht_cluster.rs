@@ -61,6 +61,31 @@ fn wait_for_ring(cluster: &Cluster, live: &[u16]) {
     }
 }
 
+/// Polls until the nodes hold `copies` keys between them (r copies of each).
+fn wait_for_copies(cluster: &Cluster, ids: &[u16], copies: usize) {
+    let http = client(Duration::from_millis(1_000));
+    let deadline = Instant::now() + CONVERGE_WITHIN;
+    loop {
+        let held: usize = ids
+            .iter()
+            .map(|id| {
+                let url = format!("{}/api/v1/status", cluster.api(*id));
+                block_on(async { http.get(url).send().await.ok()?.json::<Value>().await.ok() })
+                    .and_then(|s| s["protocol"]["keys"].as_u64())
+                    .unwrap_or(0) as usize
+            })
+            .sum();
+        if held >= copies {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {held} of {copies} copies within {CONVERGE_WITHIN:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// PUT then GET through the HTTP API, retrying transient errors (a ring settling).
 fn http_call(method: reqwest::Method, url: &str, body: Option<Vec<u8>>) -> (u16, Value) {
     let http = client(Duration::from_secs(5));
@@ -98,11 +123,10 @@ fn every_key_survives_two_non_adjacent_crashes() {
             Some(format!("value-{k}").into_bytes()),
         );
         assert_eq!(status, 200, "put key-{k}: {body}");
-        assert_eq!(
-            body["replicas"], 3,
-            "key-{k} acknowledged on fewer than 3 nodes: {body}"
-        );
+        // A replica slower than the ack timeout is filled by the next replication round.
+        assert!(body["replicas"].as_u64() >= Some(2), "key-{k}: {body}");
     }
+    wait_for_copies(&cluster, &all, 3 * KEYS);
     let order = ring_order(&cluster, &all);
     let victims = [order[1], order[4]]; // two apart on both sides: not adjacent
     for victim in victims {

@@ -235,7 +235,9 @@ impl Dht {
             existed,
             waiting: replicas.iter().map(|n| n.id).collect(),
             replicas: 1,
-            deadline: self.now + self.cfg.rpc_timeout(),
+            // Longer than one RPC: a loaded replica should still count, and
+            // the writer's own deadline (op_timeout) is longer still.
+            deadline: self.now + self.cfg.op_timeout() / 2,
         };
         self.writes.insert(write_id, write);
         self.maybe_finish_write(ctx, write_id);

@@ -129,7 +129,7 @@ fn lookup_hops_on_a_ring_of_100() {
 #[test]
 #[ignore]
 fn lookup_hops_on_a_ring_of_1000() {
-    let opts = options(1_000, 2_500_000, "none");
+    let opts = options(1_000, 4_000_000, "none");
     let ledger = run_with_ledger(&opts);
     print_ring("ring of 1000", &opts, &ledger);
     let ring = ledger.ring.unwrap();

@@ -55,19 +55,29 @@ pub struct LookupBody {
 
 type KeyPath = Result<Path<String>, PathRejection>;
 
-fn key_of(path: KeyPath) -> Result<String, Response> {
+/// A request refused before it reached the core (small, unlike a `Response`).
+struct Refused {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        error_response(self.status, self.code, self.message)
+    }
+}
+
+fn key_of(path: KeyPath) -> Result<String, Refused> {
+    let refused = |message: String| Refused {
+        status: StatusCode::BAD_REQUEST,
+        code: "bad_key",
+        message,
+    };
     match path {
         Ok(Path(key)) if !key.is_empty() => Ok(key),
-        Ok(_) => Err(error_response(
-            StatusCode::BAD_REQUEST,
-            "bad_key",
-            "the key is empty",
-        )),
-        Err(rejection) => Err(error_response(
-            StatusCode::BAD_REQUEST,
-            "bad_key",
-            format!("the key must be UTF-8 text: {rejection}"),
-        )),
+        Ok(_) => Err(refused("the key is empty".into())),
+        Err(rejection) => Err(refused(format!("the key must be UTF-8 text: {rejection}"))),
     }
 }
 
@@ -122,7 +132,7 @@ async fn remove_key(core: &CoreHandle, key: String, request: Request) -> Respons
     }
 }
 
-fn body_of(body: Result<Bytes, BytesRejection>) -> Result<Vec<u8>, Response> {
+fn body_of(body: Result<Bytes, BytesRejection>) -> Result<Vec<u8>, Refused> {
     body.map(|b| b.to_vec()).map_err(|rejection| {
         let status = rejection.status();
         let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -130,7 +140,11 @@ fn body_of(body: Result<Bytes, BytesRejection>) -> Result<Vec<u8>, Response> {
         } else {
             "bad_body"
         };
-        error_response(status, code, rejection.body_text())
+        Refused {
+            status,
+            code,
+            message: rejection.body_text(),
+        }
     })
 }
 
@@ -144,7 +158,7 @@ fn body_of(body: Result<Bytes, BytesRejection>) -> Result<Vec<u8>, Response> {
 pub async fn get(State(core): State<CoreHandle>, key: KeyPath) -> Response {
     match key_of(key) {
         Ok(key) => read(&core, key.clone(), Request::Get { key }).await,
-        Err(response) => response,
+        Err(refused) => refused.into_response(),
     }
 }
 
@@ -162,7 +176,7 @@ pub async fn put(
 ) -> Response {
     let (key, value) = match (key_of(key), body_of(body)) {
         (Ok(key), Ok(value)) => (key, value),
-        (Err(response), _) | (_, Err(response)) => return response,
+        (Err(refused), _) | (_, Err(refused)) => return refused.into_response(),
     };
     write(&core, key.clone(), Request::Put { key, value }).await
 }
@@ -174,7 +188,7 @@ pub async fn put(
 pub async fn remove(State(core): State<CoreHandle>, key: KeyPath) -> Response {
     match key_of(key) {
         Ok(key) => remove_key(&core, key.clone(), Request::Delete { key }).await,
-        Err(response) => response,
+        Err(refused) => refused.into_response(),
     }
 }
 
@@ -185,7 +199,7 @@ pub async fn remove(State(core): State<CoreHandle>, key: KeyPath) -> Response {
 pub async fn local_get(State(core): State<CoreHandle>, key: KeyPath) -> Response {
     match key_of(key) {
         Ok(key) => read(&core, key.clone(), Request::LocalGet { key }).await,
-        Err(response) => response,
+        Err(refused) => refused.into_response(),
     }
 }
 
@@ -201,7 +215,7 @@ pub async fn local_put(
 ) -> Response {
     let (key, value) = match (key_of(key), body_of(body)) {
         (Ok(key), Ok(value)) => (key, value),
-        (Err(response), _) | (_, Err(response)) => return response,
+        (Err(refused), _) | (_, Err(refused)) => return refused.into_response(),
     };
     write(&core, key.clone(), Request::LocalPut { key, value }).await
 }
@@ -213,7 +227,7 @@ pub async fn local_put(
 pub async fn local_remove(State(core): State<CoreHandle>, key: KeyPath) -> Response {
     match key_of(key) {
         Ok(key) => remove_key(&core, key.clone(), Request::LocalDelete { key }).await,
-        Err(response) => response,
+        Err(refused) => refused.into_response(),
     }
 }
 
@@ -224,7 +238,7 @@ pub async fn local_remove(State(core): State<CoreHandle>, key: KeyPath) -> Respo
 pub async fn lookup(State(core): State<CoreHandle>, key: KeyPath) -> Response {
     let key = match key_of(key) {
         Ok(key) => key,
-        Err(response) => return response,
+        Err(refused) => return refused.into_response(),
     };
     match core.request::<_, Reply>(&Request::Lookup { key }).await {
         Ok(Reply::Lookup(found)) => Json(LookupBody {

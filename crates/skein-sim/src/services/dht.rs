@@ -102,12 +102,7 @@ pub fn simulation<'t>(
     cfg.nemesis.interval_max_ms = 6_000;
     cfg.clients.think_ms_max = 20;
     cfg.clients.timeout_ms = 4_000;
-    // Without faults the ring only needs to settle after the last join.
-    cfg.liveness_bound_ms = if cfg.faults.0.is_empty() {
-        STABILIZE_MS / 2
-    } else {
-        STABILIZE_MS
-    };
+    cfg.liveness_bound_ms = STABILIZE_MS;
     cfg.nemesis.quiet_after_percent = 50;
     let sim = Simulation::new(cfg, protocol_config(), DhtWorkload::new(ledger.clone()))?
         .invariant(checks::versions_never_go_back())
