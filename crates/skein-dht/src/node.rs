@@ -259,6 +259,10 @@ impl Dht {
 
     fn handle(&mut self, ctx: &mut Context<'_, Self>, sender: NodeRef, body: Body) {
         let joining = matches!(self.state, NodeState::Joining { .. });
+        // Joining nodes send lookups too; every other message is from a member.
+        if !matches!(body, Body::FindSuccessor { .. }) {
+            self.learn_successor(&sender);
+        }
         match body {
             Body::FindSuccessor { lookup, key } if !joining => {
                 self.on_find_successor(ctx, sender, lookup, key)

@@ -178,9 +178,16 @@ fn a_silent_successor_is_forgotten_and_the_next_takes_over() {
 #[test]
 fn the_responsible_node_versions_a_write_and_answers_after_its_replicas() {
     let mut one = started(1, None);
-    one.routing.successors = vec![node_ref(2), node_ref(3)];
-    one.routing.predecessor = Some(node_ref(3));
-    // Find a key node 1 owns: in (3, 1].
+    // Ring order 1 → a → b → 1.
+    let me = node_ref(1).ring;
+    let (a, b) = if me.fraction_to(node_ref(2).ring) < me.fraction_to(node_ref(3).ring) {
+        (2, 3)
+    } else {
+        (3, 2)
+    };
+    one.routing.successors = vec![node_ref(a), node_ref(b)];
+    one.routing.predecessor = Some(node_ref(b));
+    // Find a key node 1 owns: in (b, 1].
     let key = (0..1000)
         .map(|i| format!("k{i}"))
         .find(|k| one.routing().owns(RingId::of_key(k)))
@@ -190,7 +197,7 @@ fn the_responsible_node_versions_a_write_and_answers_after_its_replicas() {
         key: key.clone(),
         value: Some(b"v".to_vec()),
     };
-    let effects = step(&mut one, 10, msg(3, write));
+    let effects = step(&mut one, 10, msg(b, write));
     let sent = sends(&effects);
     assert_eq!(sent.len(), 2);
     let Body::Replicate {
@@ -202,9 +209,9 @@ fn the_responsible_node_versions_a_write_and_answers_after_its_replicas() {
     };
     assert_eq!(items[0].version.counter, 1);
     assert_eq!(items[0].version.writer, 1);
-    assert_eq!((sent[0].0, sent[1].0), (2, 3));
-    assert!(step(&mut one, 11, msg(2, Body::ReplicateAck { ack: *ack })).is_empty());
-    let effects = step(&mut one, 12, msg(3, Body::ReplicateAck { ack: *ack }));
+    assert_eq!((sent[0].0, sent[1].0), (a, b));
+    assert!(step(&mut one, 11, msg(a, Body::ReplicateAck { ack: *ack })).is_empty());
+    let effects = step(&mut one, 12, msg(b, Body::ReplicateAck { ack: *ack }));
     let done = WriteOutcome::Stored {
         version: items[0].version,
         replicas: 3,
@@ -213,7 +220,7 @@ fn the_responsible_node_versions_a_write_and_answers_after_its_replicas() {
     assert_eq!(
         sends(&effects),
         [(
-            3,
+            b,
             Body::WriteDone {
                 op: 9,
                 outcome: done
@@ -229,7 +236,7 @@ fn the_responsible_node_versions_a_write_and_answers_after_its_replicas() {
         &mut one,
         13,
         msg(
-            3,
+            b,
             Body::Write {
                 op: 10,
                 key: not_mine,
@@ -240,7 +247,7 @@ fn the_responsible_node_versions_a_write_and_answers_after_its_replicas() {
     assert_eq!(
         sends(&effects),
         [(
-            3,
+            b,
             Body::WriteDone {
                 op: 10,
                 outcome: WriteOutcome::NotResponsible

@@ -66,12 +66,12 @@ fn print_ring(label: &str, opts: &RunOptions, ledger: &Ledger) {
     );
 }
 
-/// CI: 3 seeds of 50,000 events (~20 virtual seconds, 16 nodes, a few
+/// CI: 3 seeds of 60,000 events (~25 virtual seconds, 16 nodes, a few
 /// seconds each in a debug build) under every fault the dht tolerates; each
 /// must reach the ring check and pass it.
 #[test]
 fn dht_ring_survives_faults_ci_sweep() {
-    let opts = options(16, 50_000, FAULTS);
+    let opts = options(16, 60_000, FAULTS);
     let mut judged = 0;
     let summary = services::sweep(&opts, 0..3, |r| {
         assert!(
