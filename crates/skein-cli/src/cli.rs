@@ -1,7 +1,7 @@
 //! Every `skein` command and flag.
 
 use crate::{
-    bench, cluster, dht_cmd, kv_cmd, list_cmd, node_cmd, raft_cmd, request_cmd, sim_cmd,
+    bench, cluster, dht_cmd, kv_cmd, list_cmd, node_cmd, raft_cmd, request_cmd, shell_cmd, sim_cmd,
     status_cmd, EXIT_USAGE,
 };
 use clap::{Parser, Subcommand};
@@ -52,6 +52,8 @@ pub enum Command {
     /// The dht service: put/get/delete (network or --local), lookup, routing, size, join, leave, files.
     #[command(subcommand)]
     Dht(dht_cmd::DhtCommand),
+    /// An interactive dht prompt with the original BitDrizzle one-letter commands (H for help).
+    Shell(shell_cmd::ShellArgs),
     /// Load a cluster: closed or open loop, latency percentiles, --json and --plot.
     Bench(bench::args::BenchArgs),
 }
@@ -66,6 +68,7 @@ pub fn run(cli: Cli, services: &[Service]) -> ExitCode {
         Command::Kv(command) => kv_cmd::run(command),
         Command::Raft(command) => raft_cmd::run(command),
         Command::Dht(command) => dht_cmd::run(command),
+        Command::Shell(args) => shell_cmd::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Sim(args) => match sim_cmd::run(args) {
             Ok(code) => return code,

@@ -19,6 +19,7 @@ pub mod list_cmd;
 pub mod node_cmd;
 pub mod raft_cmd;
 pub mod request_cmd;
+pub mod shell_cmd;
 pub mod sim_cmd;
 pub mod status_cmd;
 

@@ -198,6 +198,21 @@ fn the_cli_stores_keys_and_files_and_refuses_bad_input() {
     );
     assert_eq!(status, 413, "{body}");
     assert_eq!(body["code"], "value_too_large");
+    let mut shell = std::process::Command::new(support::SKEIN)
+        .args(["shell", "--api", &api])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    let script = b"WN shell-key from the shell\nRN shell-key\nSZ\nRI\nX\n";
+    shell.stdin.take().unwrap().write_all(script).unwrap();
+    let out = shell.wait_with_output().unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.contains("from the shell") && printed.contains("successor 1"),
+        "{printed}"
+    );
     let (status, body) = http_call(
         reqwest::Method::GET,
         &format!("{api}/api/v1/dht/keys/absent"),

@@ -8,17 +8,13 @@ use serde_json::Value;
 use skein_node::PortBases;
 use std::time::{Duration, Instant};
 
-/// The `--set join=...` every node but node 1 gets: node 1's own address.
+/// The `--join ADDR` every node but node 1 gets: node 1's own address.
 pub fn join_args(id: u16, bases: PortBases) -> Vec<String> {
     if id == 1 {
         return Vec::new();
     }
-    let join = format!(
-        "join=1@127.0.0.1:{}:{}",
-        bases.stream + 1,
-        bases.datagram + 1
-    );
-    vec!["--set".into(), join]
+    let join = format!("1@127.0.0.1:{}:{}", bases.stream + 1, bases.datagram + 1);
+    vec!["--join".into(), join]
 }
 
 /// Waits until every node is a member and each one's successor and
