@@ -214,7 +214,11 @@ impl Dht {
             Purpose::Finger(index) => {
                 self.finger_lookup = None;
                 if let LookupEnd::Found { nodes, .. } = end {
-                    if nodes[0].id != self.routing.me.id {
+                    if index == 0 {
+                        if let Some(found) = nodes.iter().find(|n| n.id != self.routing.me.id) {
+                            self.learn_successor(&found.clone());
+                        }
+                    } else if nodes[0].id != self.routing.me.id {
                         self.routing.set_finger(index, nodes[0].clone());
                     }
                 }

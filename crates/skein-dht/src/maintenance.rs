@@ -212,6 +212,20 @@ impl Dht {
             let index = self.finger_next;
             self.finger_next = (self.finger_next + 1) % RING_BITS;
             let start = me.add_pow2(index);
+            if index == 0 {
+                // Finger 0 is the successor. Stabilize corrects it one node
+                // per round; a lookup through the farthest finger (a node
+                // whose tables may not know us yet) finds the true one at
+                // once when a join landed far from its place.
+                let far = self.routing.fingers.iter().rev().flatten().next().cloned();
+                if let Some(far) = far.filter(|f| f.id != succ.id) {
+                    let id = self.start_lookup(ctx, start, Purpose::Finger(0), Some(far));
+                    if self.lookups.contains_key(&id) {
+                        self.finger_lookup = Some(id);
+                    }
+                    return;
+                }
+            }
             if in_half_open(me, start, succ.ring) {
                 self.routing.fingers[index] = Some(succ.clone());
                 continue;
