@@ -124,7 +124,10 @@ fn lookup_hops_on_a_ring_of_100() {
     );
 }
 
-/// The same on 1,000 nodes:
+/// The same on 1,000 nodes. KNOWN FAILING (seed 0): 6 s after the last
+/// join, node 707 (the first id after zero) still has no predecessor and a
+/// successor ~100 places too far, so the ring check fails before hops are
+/// measured; rings of ≤ 100 converge. Not yet diagnosed.
 /// `cargo test --release -p skein-sim --test sweep_dht lookup_hops_on_a_ring_of_1000 -- --ignored --nocapture`
 #[test]
 #[ignore]
