@@ -1,8 +1,8 @@
 //! Every `skein` command and flag.
 
 use crate::{
-    bench, cluster, dashboard_cmd, kv_cmd, list_cmd, node_cmd, raft_cmd, request_cmd, sim_cmd,
-    status_cmd, EXIT_USAGE,
+    bench, cluster, dashboard_cmd, dht_cmd, kv_cmd, list_cmd, node_cmd, raft_cmd, request_cmd,
+    shell_cmd, sim_cmd, status_cmd, EXIT_USAGE,
 };
 use clap::{Parser, Subcommand};
 use skein_node::Service;
@@ -51,6 +51,11 @@ pub enum Command {
     /// The raft service: a node's status, membership changes, leadership transfer.
     #[command(subcommand)]
     Raft(raft_cmd::RaftCommand),
+    /// The dht service: put/get/delete (network or --local), lookup, routing, size, join, leave, files.
+    #[command(subcommand)]
+    Dht(dht_cmd::DhtCommand),
+    /// An interactive dht prompt with the original BitDrizzle one-letter commands (H for help).
+    Shell(shell_cmd::ShellArgs),
     /// Load a cluster: closed or open loop, latency percentiles, --json and --plot.
     Bench(bench::args::BenchArgs),
     /// Serve the web dashboard for a cluster (`cluster up` serves one already).
@@ -66,6 +71,8 @@ pub fn run(cli: Cli, services: &[Service]) -> ExitCode {
         Command::List(args) => list_cmd::run(args),
         Command::Kv(command) => kv_cmd::run(command),
         Command::Raft(command) => raft_cmd::run(command),
+        Command::Dht(command) => dht_cmd::run(command),
+        Command::Shell(args) => shell_cmd::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Dashboard(args) => dashboard_cmd::run(args),
         Command::Sim(args) => match sim_cmd::run(args) {

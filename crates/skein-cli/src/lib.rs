@@ -14,6 +14,7 @@ pub mod client_auth;
 pub mod cluster;
 pub mod dashboard_cmd;
 pub mod dashboard_server;
+pub mod dht_cmd;
 pub mod http;
 pub mod kv_cmd;
 pub mod leader_http;
@@ -22,6 +23,7 @@ pub mod list_target;
 pub mod node_cmd;
 pub mod raft_cmd;
 pub mod request_cmd;
+pub mod shell_cmd;
 pub mod sim_cmd;
 pub mod status_cmd;
 

@@ -25,6 +25,10 @@ pub struct NodeArgs {
     /// Overrides `SKEIN_<SERVICE>_<KEY>` variables, which override the config file's `[service]` table.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// dht: join the ring through this node (`ID@HOST:TCP_PORT:UDP_PORT`); the same as
+    /// `--set join=ADDR` or `SKEIN_DHT_JOIN=ADDR`.
+    #[arg(long, value_name = "ADDR")]
+    pub join: Option<String>,
     /// TOML file with node settings as top-level keys and the service's settings in a table named after it.
     #[arg(long, env = "SKEIN_CONFIG")]
     pub config: Option<PathBuf>,
@@ -158,6 +162,18 @@ impl NodeArgs {
                 )
             })?;
             from_flags.push((key, value));
+        }
+        if let Some(join) = &self.join {
+            if settings.service != "dht" {
+                return Err(skein_node::ConfigError::new(
+                    "join",
+                    join,
+                    "--join is a dht setting: use it with --service dht",
+                ));
+            }
+            // Quoted, so the address is read as a TOML string.
+            let quoted = format!("\"{join}\"");
+            settings.set_service_values("join", [("join", quoted.as_str())])?;
         }
         settings.set_service_values("set", from_flags)?;
         Ok(settings)

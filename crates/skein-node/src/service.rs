@@ -82,6 +82,10 @@ pub fn builtin() -> Vec<Service> {
             "a linearizable key-value store replicated with Raft (tolerates f crashed of 2f+1; 3 nodes for f=1)",
         )
         .with_api(crate::services::raft_http::api()),
+        Service::of::<skein_dht::Dht>(
+            "a Chord ring storing keys on r=3 successive nodes; joins, leaves and crashes (--set join=ID@HOST:TCP:UDP)",
+        )
+        .with_api(crate::services::dht_http::api()),
         Service::of::<skein_core::heartbeat::Heartbeat>(
         "every node beats to every other; shows liveness, echo and gossip (the default until a real service is chosen)",
         ),

@@ -7,12 +7,15 @@ use crate::disk::DiskConfig;
 use crate::fault::ScheduledFault;
 use crate::net::LinkConfig;
 use crate::SimError;
+use skein_core::NodeId;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
-/// The most nodes one simulation runs (Twins add at most this many more instances).
-pub const NODES_MAX: u16 = 64;
+/// The most nodes one simulation runs (Twins add at most this many more
+/// instances). Link state is per pair of instances, ~25 MB at this size;
+/// rings of 1,000 nodes (the dht's scaling runs) need it.
+pub const NODES_MAX: u16 = 1_024;
 
 /// A family of faults the nemesis may inject during a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -215,6 +218,9 @@ pub struct SimConfig {
     pub in_flight_per_link_max: u32,
     /// Pending events of the whole simulation; beyond it the run stops with a violation.
     pub queue_events_max: usize,
+    /// Nodes that boot later than the start, and when (ms): until then they
+    /// are down, as if crashed (rings and overlays grow by joins this way).
+    pub boot_at_ms: Vec<(NodeId, u64)>,
 }
 
 impl SimConfig {
@@ -234,6 +240,7 @@ impl SimConfig {
             liveness_bound_ms: 5_000,
             in_flight_per_link_max: 1_024,
             queue_events_max: 1_000_000,
+            boot_at_ms: Vec::new(),
         }
     }
 

@@ -181,6 +181,9 @@ async fn up_async(args: UpArgs, services: &[Service]) -> anyhow::Result<()> {
         if args.allow_fault_injection {
             node_args.push("--allow-fault-injection".into());
         }
+        if args.service == "dht" {
+            node_args.extend(super::dht_ready::join_args(id, bases));
+        }
         node_args.extend(args.node_args.iter().cloned());
         if let Some(behaviour) = byzantine.get(&id) {
             node_args.extend(["--byzantine".into(), behaviour.clone()]);
@@ -203,8 +206,15 @@ async fn up_async(args: UpArgs, services: &[Service]) -> anyhow::Result<()> {
     }
     cluster.save(&dir)?;
     let ids: Vec<u16> = cluster.nodes.iter().map(|n| n.id).collect();
+    let ready_timeout = Duration::from_secs(args.ready_timeout_secs);
     let ready = tokio::select! {
-        ready = wait_ready(&cluster, &ids, Duration::from_secs(args.ready_timeout_secs)) => ready,
+        ready = async {
+            wait_ready(&cluster, &ids, ready_timeout).await?;
+            if args.service == "dht" {
+                super::dht_ready::wait_ring(&cluster, ready_timeout).await?;
+            }
+            Ok(())
+        } => ready,
         _ = stop.recv() => Err(anyhow::anyhow!("interrupted while starting; stopped the nodes")),
     };
     if let Err(error) = ready {

@@ -6,6 +6,7 @@
 //! commands act on processes with signals, as the original's Thor did.
 
 pub mod dashboard_process;
+mod dht_ready;
 mod launch;
 pub mod process;
 pub mod state;

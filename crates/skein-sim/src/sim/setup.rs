@@ -7,6 +7,7 @@ use super::Simulation;
 use crate::byzantine::{ByzantineSpec, TWINS};
 use crate::config::FaultKind;
 use crate::event::EventKind;
+use crate::fault::FaultAction;
 use crate::instance::Instance;
 use crate::net::Network;
 use crate::workload::Workload;
@@ -52,7 +53,14 @@ impl<P: Protocol, W: Workload<P>> Simulation<'_, P, W> {
             self.cfg.in_flight_per_link_max,
         );
         for i in 0..self.instances.len() {
-            self.boot(i);
+            let id = self.instances[i].id;
+            match self.cfg.boot_at_ms.iter().find(|(n, _)| *n == id) {
+                // A late node comes up the way a crashed one restarts.
+                Some(&(_, at_ms)) => self
+                    .queue
+                    .push(1_000 * at_ms, EventKind::Fault(FaultAction::Restart(id))),
+                None => self.boot(i),
+            }
         }
         let think_ms_max = self.cfg.clients.think_ms_max.max(1);
         for client in 0..self.cfg.clients.clients {

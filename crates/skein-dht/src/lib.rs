@@ -1,0 +1,45 @@
+//! skein-dht: the Chord protocol core — a ring of nodes that stores data by
+//! key, replicated on r successors, surviving joins, leaves and crashes.
+//!
+//! Owns the 160-bit identifier ring ([`ring`]: truncated SHA-256 of node
+//! addresses and keys), routing state with finger tables and successor lists
+//! ([`routing`]), iterative lookups with hop counts ([`lookup`]), ring
+//! maintenance — join, stabilize/notify, check-predecessor, fix-fingers,
+//! graceful leave ([`maintenance`]) — replication and handoff
+//! ([`replication`]), versioned last-writer-wins put/get/delete and the
+//! local store ([`ops`], [`store`]), and the size estimate.
+//!
+//! Must not do I/O: no sockets, files, threads, wall clock or global random
+//! generator. Time comes from `Context::now`; the runtime (`skein-node`)
+//! owns the transport, the REST API and the CLI. Nothing is persisted: a
+//! restarted node rejoins empty and is refilled by its neighbours.
+//!
+//! Start reading at [`node`] (state, dispatch), then [`routing`],
+//! [`lookup`], [`maintenance`], [`ops`], [`replication`]. `ALGORITHM.md`
+//! beside this crate has the message diagram and the deviations from Chord.
+
+pub mod bootstrap;
+pub mod config;
+pub mod lookup;
+pub mod maintenance;
+pub mod message;
+pub mod node;
+pub mod ops;
+pub mod replication;
+pub mod request;
+pub mod ring;
+pub mod routing;
+pub mod status;
+pub mod store;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::DhtConfig;
+pub use message::{Body, Item, Message, NodeRef, Version, WriteOutcome};
+pub use node::{node_id_of, Dht, NodeState};
+pub use request::{DhtError, LookupResult, Reply, Request, RoutingView, SizeEstimate};
+pub use ring::RingId;
+pub use routing::{Route, Routing};
+pub use status::DhtStatus;
+pub use store::Store;
