@@ -152,14 +152,22 @@ impl Gossip {
         };
         let mut updates = vec![self.my_alive()];
         updates.extend(self.sample(ctx, UPDATES_PER_MESSAGE_MAX - 1, Some(target)));
-        self.send(
-            ctx,
-            target,
-            GossipMessage::Sync {
-                updates,
-                reply: true,
-            },
-        );
+        let sync = GossipMessage::Sync {
+            updates,
+            reply: true,
+        };
+        self.send(ctx, target, sync.clone());
+        // Also a boot node, as the original did: after a long partition both
+        // sides have forgotten each other, and the boot nodes bridge them.
+        let boot = self
+            .boot_nodes
+            .iter()
+            .copied()
+            .filter(|b| *b != target)
+            .choose(ctx.rng());
+        if let Some(boot) = boot {
+            self.send(ctx, boot, sync);
+        }
     }
 
     pub(crate) fn on_sync(
@@ -172,7 +180,9 @@ impl Gossip {
         self.absorb(ctx, updates);
         if reply && self.membership.get(from).is_some() {
             let mut mine = vec![self.my_alive()];
-            mine.extend(self.sample(ctx, UPDATES_PER_MESSAGE_MAX - 1, Some(from)));
+            mine.extend(self.news_for(from));
+            let room = UPDATES_PER_MESSAGE_MAX - mine.len();
+            mine.extend(self.sample(ctx, room, Some(from)));
             self.send(
                 ctx,
                 from,

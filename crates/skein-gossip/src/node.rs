@@ -55,6 +55,12 @@ pub struct Gossip {
     pub(crate) dirty: bool,
     pub(crate) next_persist_at: Duration,
     restored: Vec<NodeId>,
+    booted_at: Duration,
+    life: u64,
+    /// The write holding this boot's key and incarnation; the node stays
+    /// silent until it is durable, so a crash cannot make it come back
+    /// with a key or incarnation others have not seen the last of.
+    awaiting_durable: Option<u64>,
 }
 
 impl Protocol for Gossip {
@@ -125,6 +131,9 @@ impl Protocol for Gossip {
             dirty: true,
             next_persist_at: boot.now,
             restored: restored_ids,
+            booted_at: boot.now,
+            life: boot.rng.next_u64(),
+            awaiting_durable: None,
             membership,
             identity,
             incarnation,
@@ -135,8 +144,26 @@ impl Protocol for Gossip {
     fn step(&mut self, ctx: &mut Context<'_, Self>, input: Input<Self>) {
         match input {
             Input::Start => self.start(ctx),
+            Input::Persisted { token } => {
+                if self.awaiting_durable.is_some_and(|t| token >= t) {
+                    self.awaiting_durable = None;
+                    self.go_live(ctx);
+                }
+            }
+            Input::Timer(_) => {}
+            Input::Request { id, .. } if self.awaiting_durable.is_some() => {
+                let error =
+                    "the node is starting (its identity is being written to disk); retry shortly";
+                ctx.reply(
+                    id,
+                    GossipReply::Error {
+                        code: 503,
+                        error: error.into(),
+                    },
+                );
+            }
+            Input::Tick | Input::Message { .. } if self.awaiting_durable.is_some() => {}
             Input::Tick => self.tick(ctx),
-            Input::Timer(_) | Input::Persisted { .. } => {}
             Input::Message { from, message } => self.on_message(ctx, from, message),
             Input::Request { id, request } => {
                 let reply = self.on_request(ctx, request);
@@ -208,6 +235,18 @@ impl Gossip {
     pub fn incarnation(&self) -> u64 {
         self.incarnation
     }
+    /// When this life began (driver clock at boot).
+    pub fn booted_at(&self) -> Duration {
+        self.booted_at
+    }
+    /// A random number drawn at boot: tells this life from earlier ones.
+    pub fn life(&self) -> u64 {
+        self.life
+    }
+    /// Whether the node has started talking (its identity is durable).
+    pub fn is_live(&self) -> bool {
+        self.awaiting_durable.is_none()
+    }
     pub fn has_left(&self) -> bool {
         self.left
     }
@@ -246,6 +285,11 @@ impl Gossip {
     }
 
     fn start(&mut self, ctx: &mut Context<'_, Self>) {
+        self.persist_now(ctx);
+        self.awaiting_durable = Some(self.persist_token);
+    }
+
+    fn go_live(&mut self, ctx: &mut Context<'_, Self>) {
         for id in std::mem::take(&mut self.restored) {
             if let Some(m) = self.membership.get(id) {
                 ctx.add_peer(id, m.address().clone());
@@ -253,7 +297,6 @@ impl Gossip {
             }
         }
         self.dissemination.push(self.my_alive());
-        self.persist_now(ctx);
         self.join_round(ctx);
     }
 
@@ -336,6 +379,16 @@ impl Gossip {
     pub(crate) fn piggyback(&mut self) -> Vec<Update> {
         let limit = retransmit_limit(self.config.retransmit_mult, self.membership.len() + 1);
         self.dissemination.take(PIGGYBACK_MAX, limit)
+    }
+
+    /// What `peer` should hear about itself: our record of it when that is
+    /// not `Alive`, so a live node wrongly suspected or declared dead
+    /// refutes at its next contact (as memberlist does).
+    pub(crate) fn news_for(&self, peer: NodeId) -> Option<Update> {
+        self.membership
+            .get(peer)
+            .filter(|m| m.state != MemberState::Alive)
+            .map(|m| m.latest.clone())
     }
 
     /// Applies updates from a peer; each change is queued to spread further.

@@ -203,7 +203,11 @@ impl Gossip {
 
     pub(crate) fn expire_dead(&mut self, ctx: &mut Context<'_, Self>) {
         for id in self.membership.expire(ctx.now(), self.config.dead_expiry()) {
-            ctx.remove_peer(id);
+            // Boot nodes stay reachable: they are how a node cut off by a
+            // long partition finds its way back.
+            if !self.boot_nodes.contains(&id) {
+                ctx.remove_peer(id);
+            }
             self.plumtree.forget_peer(id);
             self.prober.forget(id);
             self.dirty = true;
@@ -218,7 +222,8 @@ impl Gossip {
         updates: &[Update],
     ) {
         self.absorb(ctx, updates);
-        let updates = self.piggyback();
+        let mut updates = self.piggyback();
+        updates.extend(self.news_for(from));
         self.send(ctx, from, GossipMessage::Ack { probe, updates });
     }
 

@@ -6,8 +6,14 @@ use crate::{MemberState, GOSSIP_VERSION};
 fn started(id: u16, boot: &[u16]) -> Gossip {
     let config = test_config(boot);
     let mut node = boot_node(id, &config, &[], 1);
-    step(&mut node, Duration::ZERO, Input::Start);
+    start(&mut node);
     node
+}
+
+/// Start, then the identity write becomes durable.
+fn start(node: &mut Gossip) -> Vec<Effect<Gossip>> {
+    step(node, Duration::ZERO, Input::Start);
+    step(node, Duration::ZERO, Input::Persisted { token: 1 })
 }
 
 fn join_of(id: u16, seed: u64, version: u16) -> (Identity, Join) {
@@ -45,9 +51,10 @@ fn start_persists_the_identity_and_joins_through_the_boot_nodes() {
     let mut node = boot_node(3, &config, &[], 1);
     let effects = step(&mut node, Duration::ZERO, Input::Start);
     assert!(
-        matches!(effects[0], Effect::Persist { token: 1, .. }),
-        "{effects:?}"
+        matches!(effects.as_slice(), [Effect::Persist { token: 1, .. }]),
+        "silent until its identity is durable: {effects:?}"
     );
+    let effects = step(&mut node, Duration::ZERO, Input::Persisted { token: 1 });
     let joins: Vec<NodeId> = sends(&effects)
         .into_iter()
         .filter(|(_, m)| matches!(m, GossipMessage::Join(_)))
@@ -112,7 +119,7 @@ fn proof_of_work_and_the_join_rate_limit_are_enforced() {
     config.pow_difficulty_bits = 8;
     config.join_rate_per_sec = 1;
     let mut boot = boot_node(1, &config, &[], 1);
-    step(&mut boot, Duration::ZERO, Input::Start);
+    start(&mut boot);
     let (identity, mut j) = join_of(2, 2, GOSSIP_VERSION);
     j.pow_nonce = (0..)
         .find(|n| !crate::identity::pow_valid(&identity.public(), *n, 8))
@@ -161,7 +168,7 @@ fn a_suspicion_of_this_node_is_refuted_with_a_higher_incarnation() {
     join(&mut boot, 2, j.clone());
     let mut node = boot_node(2, &test_config(&[1]), &[], 1);
     node.identity = two;
-    step(&mut node, Duration::ZERO, Input::Start);
+    start(&mut node);
     step(
         &mut node,
         Duration::ZERO,

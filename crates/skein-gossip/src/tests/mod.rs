@@ -82,6 +82,7 @@ pub struct Cluster {
     /// Each boot draws from its own seed, so a node started afresh gets a new key.
     boots: u64,
     queue: VecDeque<(NodeId, NodeId, GossipMessage)>,
+    durable: VecDeque<(u16, u64)>,
 }
 
 impl Cluster {
@@ -95,6 +96,7 @@ impl Cluster {
             delivered_copies: 0,
             boots: 0,
             queue: VecDeque::new(),
+            durable: VecDeque::new(),
         };
         for &id in ids {
             cluster.start(id, config);
@@ -110,6 +112,7 @@ impl Cluster {
         self.nodes.insert(id, node);
         self.crashed.remove(&id);
         self.apply(id, effects);
+        self.drain();
     }
 
     pub fn crash(&mut self, id: u16) {
@@ -120,8 +123,9 @@ impl Cluster {
         for effect in effects {
             match effect {
                 Effect::Send { to, message, .. } => self.queue.push_back((NodeId(id), to, message)),
-                Effect::Persist { write, .. } => {
-                    apply_write(self.disks.entry(id).or_default(), &write)
+                Effect::Persist { write, token } => {
+                    apply_write(self.disks.entry(id).or_default(), &write);
+                    self.durable.push_back((id, token));
                 }
                 Effect::Reply { reply, .. } => self.replies.push((id, reply)),
                 _ => {}
@@ -144,6 +148,14 @@ impl Cluster {
     }
 
     fn drain(&mut self) {
+        while let Some((id, token)) = self.durable.pop_front() {
+            if self.crashed.contains(&id) {
+                continue;
+            }
+            let node = self.nodes.get_mut(&id).expect("a started node");
+            let effects = step(node, self.now, Input::Persisted { token });
+            self.apply(id, effects);
+        }
         let mut budget = 1_000_000;
         while let Some((from, to, message)) = self.queue.pop_front() {
             budget -= 1;

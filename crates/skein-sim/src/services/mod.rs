@@ -5,6 +5,7 @@
 //! add an entry to [`SERVICES`] — nothing else changes.
 
 pub mod bftlist;
+pub mod gossip;
 pub mod heartbeat;
 mod options;
 pub mod raft;
@@ -41,6 +42,7 @@ pub static SERVICES: &[ServiceEntry] = &[
     register::ENTRY,
     raft::ENTRY,
     bftlist::ENTRY,
+    gossip::ENTRY,
 ];
 
 pub fn find(name: &str) -> Result<&'static ServiceEntry, SimError> {
