@@ -9,7 +9,9 @@
 //! node alive, and every broadcast made after the overlay settled reached
 //! every running node.
 
+pub mod baseline;
 pub mod checks;
+pub mod scale;
 
 use super::{check_bug, report, RunOptions, ServiceEntry};
 use crate::config::{FaultKind, FaultSet};
