@@ -86,6 +86,9 @@ pub fn ttl_flood(
     )
 }
 
+/// (arrival µs, send order, to, from, hops, seen_by) of one message.
+type InFlight = (u64, u64, usize, usize, u32, Vec<usize>);
+
 fn run(
     n: usize,
     origin: usize,
@@ -94,9 +97,7 @@ fn run(
     mut targets: impl FnMut(usize, Option<usize>, &[usize], u32) -> Vec<usize>,
     ttl: u32,
 ) -> FloodResult {
-    // (time, seq) → (to, from, hops, seen_by)
-    let mut queue: BinaryHeap<Reverse<(u64, u64, usize, usize, u32, Vec<usize>)>> =
-        BinaryHeap::new();
+    let mut queue: BinaryHeap<Reverse<InFlight>> = BinaryHeap::new();
     let mut seen = vec![false; n];
     let mut result = FloodResult {
         reached: 1,
