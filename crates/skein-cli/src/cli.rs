@@ -1,8 +1,8 @@
 //! Every `skein` command and flag.
 
 use crate::{
-    bench, cluster, kv_cmd, list_cmd, node_cmd, raft_cmd, request_cmd, sim_cmd, status_cmd,
-    EXIT_USAGE,
+    bench, cluster, gossip_cmd, kv_cmd, list_cmd, node_cmd, raft_cmd, request_cmd, sim_cmd,
+    status_cmd, EXIT_USAGE,
 };
 use clap::{Parser, Subcommand};
 use skein_node::Service;
@@ -49,6 +49,9 @@ pub enum Command {
     /// The raft service: a node's status, membership changes, leadership transfer.
     #[command(subcommand)]
     Raft(raft_cmd::RaftCommand),
+    /// The gossip service: broadcast, peers, a beacon's trace, leave.
+    #[command(subcommand)]
+    Gossip(gossip_cmd::GossipCommand),
     /// Load a cluster: closed or open loop, latency percentiles, --json and --plot.
     Bench(bench::args::BenchArgs),
 }
@@ -62,6 +65,7 @@ pub fn run(cli: Cli, services: &[Service]) -> ExitCode {
         Command::List(args) => list_cmd::run(args),
         Command::Kv(command) => kv_cmd::run(command),
         Command::Raft(command) => raft_cmd::run(command),
+        Command::Gossip(command) => gossip_cmd::run(command),
         Command::Bench(args) => bench::run(args),
         Command::Sim(args) => match sim_cmd::run(args) {
             Ok(code) => return code,

@@ -11,6 +11,7 @@
 pub mod bench;
 pub mod cli;
 pub mod cluster;
+pub mod gossip_cmd;
 pub mod http;
 pub mod kv_cmd;
 pub mod leader_http;

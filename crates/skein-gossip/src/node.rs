@@ -340,6 +340,9 @@ impl Gossip {
                 self.joined = true;
                 self.absorb(ctx, &updates);
             }
+            // Only a joiner waits for an answer; a refusal meant for an
+            // impostor of this node's id is routed here and ignored.
+            GossipMessage::Refused { .. } if self.joined => {}
             GossipMessage::Refused { reason } => {
                 self.counters.joins_refused += 1;
                 self.last_refusal = Some(format!("refused by {from}: {reason}"));

@@ -82,6 +82,11 @@ pub fn builtin() -> Vec<Service> {
             "a linearizable key-value store replicated with Raft (tolerates f crashed of 2f+1; 3 nodes for f=1)",
         )
         .with_api(crate::services::raft_http::api()),
+        Service::of::<skein_gossip::Gossip>(
+            "a peer-to-peer overlay: signed identities, boot-node join, SWIM membership, Plumtree broadcast",
+        )
+        .with_api(crate::services::gossip_http::api())
+        .with_prepare(crate::services::gossip_http::prepare),
         Service::of::<skein_core::heartbeat::Heartbeat>(
         "every node beats to every other; shows liveness, echo and gossip (the default until a real service is chosen)",
         ),

@@ -2,6 +2,8 @@
 
 pub mod bft_http;
 pub mod bft_metrics;
+pub mod gossip_http;
+pub mod gossip_metrics;
 pub mod raft_admin_http;
 pub mod raft_http;
 pub mod raft_kv_http;
