@@ -29,7 +29,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run one node in the foreground (what `cluster up` starts for each id).
-    Node(node_cmd::NodeArgs),
+    Node(Box<node_cmd::NodeArgs>),
     /// Boot, stop and break a cluster of local node processes.
     #[command(subcommand)]
     Cluster(cluster::ClusterCommand),
@@ -58,7 +58,7 @@ pub enum Command {
 
 pub fn run(cli: Cli, services: &[Service]) -> ExitCode {
     let result = match cli.command {
-        Command::Node(args) => return node_cmd::run(args, services),
+        Command::Node(args) => return node_cmd::run(*args, services),
         Command::Cluster(command) => cluster::run(command, services),
         Command::Status(args) => status_cmd::run(args),
         Command::Request(args) => request_cmd::run(args),
