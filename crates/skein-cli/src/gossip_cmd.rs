@@ -129,11 +129,11 @@ fn peers_table(answer: &Value) -> String {
     for p in answer["peers"].as_array().into_iter().flatten() {
         lines.push(format!(
             "{:>5}  {:<16}  {:<7}  {:>11}  {:>12}  {}{}",
-            p["id"],
+            p["id"].as_u64().unwrap_or(0),
             p["key_id"].as_str().unwrap_or(""),
             p["state"].as_str().unwrap_or(""),
-            p["incarnation"],
-            p["last_heard_ms_ago"],
+            p["incarnation"].as_u64().unwrap_or(0),
+            p["last_heard_ms_ago"].as_u64().unwrap_or(0),
             p["address"].as_str().unwrap_or(""),
             if p["beacon"] == true {
                 "  (beacon)"
