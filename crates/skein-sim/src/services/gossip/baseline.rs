@@ -63,7 +63,9 @@ pub fn flood(
     )
 }
 
-/// pychain's TTL flooding over a full view.
+/// pychain's TTL flooding over a full view. Charitable to the original: a
+/// node forwards only its first copy (its TODO list says duplicates were
+/// re-flooded "A LOT"), so these counts are a lower bound.
 pub fn ttl_flood(
     n: usize,
     origin: usize,
@@ -172,9 +174,15 @@ mod tests {
     }
 
     #[test]
-    fn ttl_flooding_with_ttl_two_covers_a_full_view_at_quadratic_cost() {
+    fn ttl_flooding_with_ttl_two_covers_a_full_view_at_many_messages_per_node() {
         let r = ttl_flood(50, 0, 2, (1_000, 10_000), 3);
         assert_eq!(r.reached, 50);
-        assert!(r.messages > 49 * 40, "{r:?}");
+        // Nodes whose first copy came straight from the origin forward to
+        // every peer not in seen_by; those reached first at hop 2 stop.
+        assert!(r.messages > 5 * 49, "{r:?}");
+        assert!(
+            r.seen_by_bytes >= 2 * r.messages,
+            "every copy carries seen_by"
+        );
     }
 }
