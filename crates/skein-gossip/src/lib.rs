@@ -13,7 +13,7 @@
 //! generator; time and randomness arrive through `Context` and `Boot`.
 //! `skein-core/tests/no_io.rs` checks it.
 //!
-//! Start reading at [`node::Gossip`] (boot and dispatch), then `swim.rs`
+//! Start reading at [`node::Gossip`] (boot and dispatch), then `updates.rs`, `swim.rs`
 //! and `plumtree.rs`; `ALGORITHM.md` beside this crate has the overview.
 
 pub mod api;
@@ -29,6 +29,7 @@ pub mod plumtree;
 pub mod storage;
 pub mod swim;
 pub mod trace;
+mod updates;
 
 #[cfg(test)]
 mod tests;

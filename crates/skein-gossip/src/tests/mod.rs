@@ -4,6 +4,7 @@
 
 mod cluster;
 mod handlers;
+mod membership;
 
 use crate::{Gossip, GossipConfig, GossipMessage, GossipReply, GossipRequest};
 use rand::SeedableRng;
