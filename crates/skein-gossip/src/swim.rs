@@ -5,7 +5,8 @@
 //!  every probe_interval: Ping(next target in a shuffled round)
 //!    no Ack after probe_timeout ──▶ PingReq(target) to k live members
 //!    no (Indirect)Ack by period end ──▶ Suspect(target, inc), disseminated
-//!  Suspect for suspicion_timeout ──▶ Dead(target, inc), disseminated
+//!    (Suspect and Dead also go straight to the subject, to refute at once)
+//!  Suspect for suspicion_timeout · max(1, log10 n) ──▶ Dead(target, inc), disseminated
 //!  Dead or Left for dead_expiry  ──▶ forgotten, RemovePeer
 //! ```
 
@@ -167,7 +168,27 @@ impl Gossip {
             self.me,
         );
         self.counters.suspicions_raised += 1;
-        self.apply_own(ctx, update);
+        self.apply_own(ctx, update.clone());
+        self.tell_subject(ctx, update);
+    }
+
+    /// Sends a suspicion or death straight to its subject, so a live node
+    /// refutes at once instead of waiting for the rumour to reach it
+    /// (memberlist does the same; nodes that think it dead never probe it).
+    fn tell_subject(&mut self, ctx: &mut Context<'_, Self>, update: Update) {
+        let subject = update.subject;
+        let message = GossipMessage::Sync {
+            updates: vec![update],
+            reply: false,
+        };
+        self.send(ctx, subject, message);
+    }
+
+    /// SWIM's suspicion timeout grows with log n (memberlist scales it the
+    /// same way): a refutation needs O(log n) periods to spread.
+    fn suspicion_timeout(&self) -> Duration {
+        let members = self.membership.len() as u32 + 1;
+        self.config.suspicion_timeout() * members.saturating_add(1).ilog10().max(1)
     }
 
     /// Applies and spreads an update this node signed.
@@ -186,7 +207,7 @@ impl Gossip {
 
     pub(crate) fn expire_suspects(&mut self, ctx: &mut Context<'_, Self>) {
         let now = ctx.now();
-        let timeout = self.config.suspicion_timeout();
+        let timeout = self.suspicion_timeout();
         let overdue: Vec<(NodeId, u64)> = self
             .membership
             .iter()
@@ -197,7 +218,8 @@ impl Gossip {
             .collect();
         for (id, incarnation) in overdue {
             let update = Update::signed(&self.identity, id, incarnation, Fact::Dead, self.me);
-            self.apply_own(ctx, update);
+            self.apply_own(ctx, update.clone());
+            self.tell_subject(ctx, update);
         }
     }
 

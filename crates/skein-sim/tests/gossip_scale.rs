@@ -158,7 +158,7 @@ fn measure_failure_detector(n: u16, seed: u64, span_s: u64) {
     };
     println!(
         "crash detection, N = {n}, 5 % loss: first suspicion after {}, every live node says dead after {} \
-         (probe 1 s, suspicion timeout 5 s, 100 ms sampling)",
+         (probe 1 s, suspicion timeout 5 s × max(1, log10 n), 100 ms sampling)",
         ms(first),
         ms(all)
     );
@@ -211,6 +211,14 @@ fn measure_convergence_after_crashes(n: u16, seed: u64) {
 fn plumtree_covers_100_nodes_with_few_payload_copies() {
     let row = measure_broadcast(100, 1, 3);
     print_broadcast_table(&[row]);
+}
+
+/// The failure detector and convergence at 300 nodes (a few minutes in release).
+#[test]
+#[ignore]
+fn failure_detector_and_convergence_at_300_nodes() {
+    measure_failure_detector(300, 7, 30);
+    measure_convergence_after_crashes(300, 7);
 }
 
 #[test]
