@@ -78,7 +78,9 @@ impl ScaleNet {
                     version: skein_gossip::GOSSIP_VERSION,
                     beacon: false,
                 };
-                Update::signed(id, node, 0, fact, node)
+                // Incarnation 1: what each node uses after booting from a
+                // snapshot of 0, so no one starts by announcing news.
+                Update::signed(id, node, 1, fact, node)
             })
             .collect();
         let bindings: Vec<(NodeId, skein_gossip::identity::PublicKey)> = identities
