@@ -1,8 +1,8 @@
 //! Every `skein` command and flag.
 
 use crate::{
-    bench, cluster, dashboard_cmd, dht_cmd, kv_cmd, list_cmd, node_cmd, raft_cmd, request_cmd,
-    shell_cmd, sim_cmd, status_cmd, EXIT_USAGE,
+    bench, cluster, dashboard_cmd, dht_cmd, gossip_cmd, kv_cmd, list_cmd, node_cmd, raft_cmd,
+    request_cmd, shell_cmd, sim_cmd, status_cmd, EXIT_USAGE,
 };
 use clap::{Parser, Subcommand};
 use skein_node::Service;
@@ -26,12 +26,10 @@ pub struct Cli {
     pub command: Command,
 }
 
-// Parsed once per process: the size of the node's flag set does not matter.
-#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run one node in the foreground (what `cluster up` starts for each id).
-    Node(node_cmd::NodeArgs),
+    Node(Box<node_cmd::NodeArgs>),
     /// Boot, stop and break a cluster of local node processes.
     #[command(subcommand)]
     Cluster(cluster::ClusterCommand),
@@ -56,6 +54,9 @@ pub enum Command {
     Dht(dht_cmd::DhtCommand),
     /// An interactive dht prompt with the original BitDrizzle one-letter commands (H for help).
     Shell(shell_cmd::ShellArgs),
+    /// The gossip service: broadcast, peers, a beacon's trace, leave.
+    #[command(subcommand)]
+    Gossip(gossip_cmd::GossipCommand),
     /// Load a cluster: closed or open loop, latency percentiles, --json and --plot.
     Bench(bench::args::BenchArgs),
     /// Serve the web dashboard for a cluster (`cluster up` serves one already).
@@ -64,7 +65,7 @@ pub enum Command {
 
 pub fn run(cli: Cli, services: &[Service]) -> ExitCode {
     let result = match cli.command {
-        Command::Node(args) => return node_cmd::run(args, services),
+        Command::Node(args) => return node_cmd::run(*args, services),
         Command::Cluster(command) => cluster::run(command, services),
         Command::Status(args) => status_cmd::run(args),
         Command::Request(args) => request_cmd::run(args),
@@ -73,6 +74,7 @@ pub fn run(cli: Cli, services: &[Service]) -> ExitCode {
         Command::Raft(command) => raft_cmd::run(command),
         Command::Dht(command) => dht_cmd::run(command),
         Command::Shell(args) => shell_cmd::run(args),
+        Command::Gossip(command) => gossip_cmd::run(command),
         Command::Bench(args) => bench::run(args),
         Command::Dashboard(args) => dashboard_cmd::run(args),
         Command::Sim(args) => match sim_cmd::run(args) {

@@ -15,6 +15,7 @@ pub mod cluster;
 pub mod dashboard_cmd;
 pub mod dashboard_server;
 pub mod dht_cmd;
+pub mod gossip_cmd;
 pub mod http;
 pub mod kv_cmd;
 pub mod leader_http;

@@ -21,6 +21,9 @@ pub struct NodeArgs {
     /// Cluster members, comma-separated: ID, ID@HOST or ID@HOST:TCP_PORT:UDP_PORT. This node's own id may be listed.
     #[arg(long, env = "SKEIN_PEERS", value_delimiter = ',')]
     pub peers: Option<Vec<String>>,
+    /// Boot nodes to join through (gossip), in the --peers forms; added to --peers.
+    #[arg(long = "boot", env = "SKEIN_BOOT_NODE", value_delimiter = ',')]
+    pub boot: Option<Vec<String>>,
     /// A setting of the service itself, e.g. `--set election_timeout_min_ms=300` (repeatable).
     /// Overrides `SKEIN_<SERVICE>_<KEY>` variables, which override the config file's `[service]` table.
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -111,7 +114,10 @@ impl NodeArgs {
         Ok(NodeOverrides {
             id: self.id,
             service: self.service.clone(),
-            peers: self.peers.clone(),
+            peers: match (&self.peers, &self.boot) {
+                (None, None) => None,
+                (peers, boot) => Some(peers.iter().chain(boot).flatten().cloned().collect()),
+            },
             bind: self.bind.clone(),
             advertise: self.advertise.clone(),
             metrics_base: self.metrics_base.or(shifted.map(|b| b.metrics)),

@@ -86,6 +86,11 @@ pub fn builtin() -> Vec<Service> {
             "a Chord ring storing keys on r=3 successive nodes; joins, leaves and crashes (--set join=ID@HOST:TCP:UDP)",
         )
         .with_api(crate::services::dht_http::api()),
+        Service::of::<skein_gossip::Gossip>(
+            "a peer-to-peer overlay: signed identities, boot-node join, SWIM membership, Plumtree broadcast",
+        )
+        .with_api(crate::services::gossip_http::api())
+        .with_prepare(crate::services::gossip_http::prepare),
         Service::of::<skein_core::heartbeat::Heartbeat>(
         "every node beats to every other; shows liveness, echo and gossip (the default until a real service is chosen)",
         ),

@@ -145,7 +145,13 @@ async fn up_async(args: UpArgs, services: &[Service]) -> anyhow::Result<()> {
     let secret_file = (!args.no_auth)
         .then(|| make_cluster_secret(&dir))
         .transpose()?;
-    let peers: Vec<String> = (1..=nodes).map(|i| i.to_string()).collect();
+    // Gossip nodes join through node 1 and find the rest themselves.
+    let gossip = args.service == "gossip";
+    let peers: Vec<String> = if gossip {
+        vec!["1".into()]
+    } else {
+        (1..=nodes).map(|i| i.to_string()).collect()
+    };
     let mut cluster = ClusterState {
         service: args.service.clone(),
         executable,
@@ -183,6 +189,11 @@ async fn up_async(args: UpArgs, services: &[Service]) -> anyhow::Result<()> {
         }
         if args.service == "dht" {
             node_args.extend(super::dht_ready::join_args(id, bases));
+        }
+        if gossip {
+            for setting in GOSSIP_LAUNCHER_SETTINGS {
+                node_args.extend(["--set".into(), setting.into()]);
+            }
         }
         node_args.extend(args.node_args.iter().cloned());
         if let Some(behaviour) = byzantine.get(&id) {
@@ -278,6 +289,10 @@ fn byzantine_nodes(specs: &[String], nodes: u16) -> Result<BTreeMap<u16, String>
     }
     Ok(out)
 }
+
+/// Gossip on one machine: peer sync every 2-3 s instead of 60-90 s, so a
+/// local overlay settles in seconds (later `--set` flags override these).
+const GOSSIP_LAUNCHER_SETTINGS: [&str; 2] = ["network_sync_interval=2", "network_sync_jitter=1"];
 
 /// A fresh random secret for this cluster in DIR/cluster.secret (mode 0600).
 fn make_cluster_secret(dir: &Path) -> anyhow::Result<PathBuf> {

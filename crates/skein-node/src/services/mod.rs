@@ -7,6 +7,8 @@ pub mod bft_settings;
 pub mod dht_http;
 pub mod dht_keys_http;
 pub mod dht_metrics;
+pub mod gossip_http;
+pub mod gossip_metrics;
 pub mod raft_admin_http;
 pub mod raft_forward;
 pub mod raft_http;

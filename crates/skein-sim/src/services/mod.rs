@@ -6,6 +6,7 @@
 
 pub mod bftlist;
 pub mod dht;
+pub mod gossip;
 pub mod heartbeat;
 mod options;
 pub mod raft;
@@ -43,6 +44,7 @@ pub static SERVICES: &[ServiceEntry] = &[
     raft::ENTRY,
     bftlist::ENTRY,
     dht::ENTRY,
+    gossip::ENTRY,
 ];
 
 pub fn find(name: &str) -> Result<&'static ServiceEntry, SimError> {

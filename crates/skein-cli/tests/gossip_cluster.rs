@@ -1,0 +1,246 @@
+//! The gossip service on real `skein` processes on loopback: ten nodes
+//! join through node 1, two are SIGKILLed and the rest mark them dead
+//! within the configured bound, a broadcast reaches the other eight
+//! exactly once each, and a process claiming a live node's id with another
+//! key is refused.
+//!
+//! Port offsets 15000–15990 belong to these tests.
+
+mod support;
+
+use serde_json::{json, Value};
+use skein_cli::http::{block_on, client};
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use support::{text, Cluster, SKEIN};
+
+const OFFSET: u16 = 15_000;
+const IMPOSTOR_OFFSET: u16 = 15_500;
+const PROBE_INTERVAL_MS: u64 = 300;
+const SUSPICION_TIMEOUT_MS: u64 = 1_500;
+/// Generous for a loaded CI machine: joining is not what is measured.
+const JOIN_WITHIN: Duration = Duration::from_secs(40);
+
+fn get(url: &str) -> Option<Value> {
+    let http = client(Duration::from_millis(1_000));
+    block_on(async { http.get(url).send().await.ok()?.json::<Value>().await.ok() })
+}
+
+fn post(url: &str, body: Value) -> Option<Value> {
+    let http = client(Duration::from_millis(3_000));
+    block_on(async {
+        http.post(url)
+            .json(&body)
+            .send()
+            .await
+            .ok()?
+            .json::<Value>()
+            .await
+            .ok()
+    })
+}
+
+/// Each peer's state as `node` sees it.
+fn states(cluster: &Cluster, node: u16) -> BTreeMap<u64, String> {
+    let Some(answer) = get(&format!("{}/api/v1/gossip/peers", cluster.api(node))) else {
+        return BTreeMap::new();
+    };
+    answer["peers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            (
+                p["id"].as_u64().unwrap_or(0),
+                p["state"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn wait_until(within: Duration, what: &str, mut done: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < within, "not within {within:?}: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    start.elapsed()
+}
+
+#[test]
+fn ten_nodes_detect_two_crashes_broadcast_once_and_refuse_a_forged_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let probe = format!("probe_interval_ms={PROBE_INTERVAL_MS}");
+    let suspicion = format!("suspicion_timeout_ms={SUSPICION_TIMEOUT_MS}");
+    let flags = [
+        "--set",
+        &probe,
+        "--set",
+        "probe_timeout_ms=100",
+        "--set",
+        &suspicion,
+        "--set",
+        "tick_ms=20",
+    ];
+    let cluster = Cluster::start(dir.path(), "gossip", 10, OFFSET, &[], &flags);
+    let all: Vec<u16> = (1..=10).collect();
+    wait_until(JOIN_WITHIN, "every node sees the other nine alive", || {
+        all.iter().all(|&n| {
+            let s = states(&cluster, n);
+            all.iter()
+                .filter(|&&p| p != n)
+                .all(|p| s.get(&u64::from(*p)).is_some_and(|st| st == "alive"))
+        })
+    });
+
+    cluster.act("kill", 9);
+    cluster.act("kill", 10);
+    // SWIM's bound: a round-robin probe reaches each member within 2 rounds
+    // of n probe periods, then the suspicion timeout; plus slack for a loaded machine.
+    let bound = Duration::from_millis(2 * 10 * PROBE_INTERVAL_MS + SUSPICION_TIMEOUT_MS) * 3;
+    let live: Vec<u16> = (1..=8).collect();
+    let took = wait_until(bound, "the eight live nodes mark 9 and 10 dead", || {
+        live.iter().all(|&n| {
+            let s = states(&cluster, n);
+            [9u64, 10]
+                .iter()
+                .all(|d| s.get(d).is_some_and(|st| st == "dead"))
+        })
+    });
+    println!("all eight live nodes marked both crashed nodes dead {:.2} s after the kills (bound {bound:?})", took.as_secs_f64());
+
+    let answer = post(
+        &format!("{}/api/v1/gossip/broadcast", cluster.api(1)),
+        json!({"payload": "hello overlay"}),
+    )
+    .expect("node 1 answers");
+    let id = answer["id"].as_str().expect("a message id").to_string();
+    let copies = |n: u16| {
+        get(&format!(
+            "{}/api/v1/gossip/messages?limit=256",
+            cluster.api(n)
+        ))
+        .map(|m| {
+            m["messages"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|x| x["id"] == id.as_str())
+                .count()
+        })
+    };
+    wait_until(
+        Duration::from_secs(10),
+        "the broadcast reaches nodes 2-8",
+        || (2..=8).all(|n| copies(n) == Some(1)),
+    );
+    std::thread::sleep(Duration::from_millis(1_000));
+    for n in 1..=8 {
+        assert_eq!(
+            copies(n),
+            Some(1),
+            "node {n} delivered {id} other than once"
+        );
+    }
+
+    // Another process claims id 3 with a fresh key (its own data dir).
+    let node1 = format!("1@127.0.0.1:{}:{}", 5_001 + OFFSET, 7_001 + OFFSET);
+    let impostor_dir = dir.path().join("impostor");
+    let secret = dir.path().join("cluster.secret");
+    let mut impostor = Command::new(SKEIN)
+        .args(["node", "--id", "3", "--service", "gossip", "--boot", &node1])
+        .args(["--port-offset", &IMPOSTOR_OFFSET.to_string()])
+        .args(["--data-dir", impostor_dir.to_str().unwrap()])
+        .args(["--cluster-secret-file", secret.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the impostor starts");
+    let status = |n: u16| get(&format!("{}/api/v1/status", cluster.api(n))).unwrap_or_default();
+    let refused = wait_until(
+        Duration::from_secs(20),
+        "node 1 refuses the forged id 3",
+        || {
+            let s = status(1);
+            s["protocol"]["counters"]["identity_conflicts"]
+                .as_u64()
+                .unwrap_or(0)
+                >= 1
+        },
+    );
+    let _ = impostor.kill();
+    let _ = impostor.wait();
+    let s = status(1);
+    let reason = s["protocol"]["last_refusal"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        reason.contains("belongs to key"),
+        "{reason}\n{}",
+        text_of(&s)
+    );
+    println!("refused after {:.2} s: {reason}", refused.as_secs_f64());
+    assert_eq!(
+        states(&cluster, 1).get(&3).map(String::as_str),
+        Some("alive"),
+        "the real node 3 keeps its place"
+    );
+}
+
+fn text_of(value: &Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+#[test]
+fn bad_broadcasts_get_json_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::start(
+        dir.path(),
+        "gossip",
+        1,
+        OFFSET + 100,
+        &[],
+        &["--set", "payload_bytes_max=16"],
+    );
+    let http = client(Duration::from_millis(3_000));
+    let url = format!("{}/api/v1/gossip/broadcast", cluster.api(1));
+    let (status, body) = block_on(async {
+        let r = http
+            .post(&url)
+            .json(&json!({"payload": "x".repeat(17)}))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json::<Value>().await.unwrap())
+    });
+    assert_eq!(status, 413, "{body}");
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .contains("payload_bytes_max"));
+    let (status, body) = block_on(async {
+        let r = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body("{")
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json::<Value>().await.unwrap())
+    });
+    assert_eq!(status, 400, "{body}");
+    let out = support::skein(&[
+        "gossip",
+        "trace",
+        "0000000000000000",
+        "--api",
+        &cluster.api(1),
+    ]);
+    assert!(
+        !out.status.success() && text(&out).contains("not a beacon"),
+        "{}",
+        text(&out)
+    );
+}

@@ -1,0 +1,51 @@
+//! skein-gossip: the `gossip` service's protocol core — a peer-to-peer
+//! overlay with signed identities, boot-node join, SWIM membership and
+//! Plumtree broadcast, as a sans-IO state machine.
+//!
+//! Owns: Ed25519 identities bound to node ids ([`identity`]), join and
+//! admission with Sybil limits and peer sync ([`join`]), SWIM failure
+//! detection ([`swim`]) over a signed membership table ([`membership`],
+//! [`dissemination`]), Plumtree broadcast with a bounded seen-cache and
+//! exactly-once delivery ([`plumtree`], [`broadcast`]), beacon coverage
+//! traces ([`trace`]) and its durable snapshot ([`storage`]).
+//!
+//! Must not do I/O: no sockets, files, clocks, threads or global random
+//! generator; time and randomness arrive through `Context` and `Boot`.
+//! `skein-core/tests/no_io.rs` checks it.
+//!
+//! Start reading at [`node::Gossip`] (boot and dispatch), then `updates.rs`, `swim.rs`
+//! and `plumtree.rs`; `ALGORITHM.md` beside this crate has the overview.
+
+pub mod api;
+mod broadcast;
+pub mod config;
+pub mod dissemination;
+pub mod identity;
+mod join;
+pub mod membership;
+pub mod message;
+pub mod node;
+pub mod plumtree;
+pub mod storage;
+pub mod swim;
+pub mod trace;
+mod updates;
+
+#[cfg(test)]
+mod tests;
+
+pub use api::{GossipReply, GossipRequest, GossipStatus};
+pub use config::GossipConfig;
+pub use membership::MemberState;
+pub use message::{GossipMessage, MessageId};
+pub use node::Gossip;
+
+/// Frame protocol id of gossip.
+pub const PROTOCOL_ID: u16 = 5;
+/// Wire version; a peer speaking another one is refused with a reason.
+pub const GOSSIP_VERSION: u16 = 1;
+
+/// Whether a peer's advertised version can talk to this one.
+pub fn compatible(version: u16) -> bool {
+    version == GOSSIP_VERSION
+}

@@ -1,0 +1,235 @@
+//! Plumtree's state (Leitão, Pereira, Rodrigues, "Epidemic Broadcast
+//! Trees", SRDS 2007): eager peers get whole messages, lazy peers only ids
+//! (IHAVE); a duplicate prunes its sender to lazy, a missing message grafts
+//! its announcer back to eager. Plus the bounded seen-cache and the store
+//! of recent messages that answers grafts and the messages API.
+//!
+//! ```text
+//!   Gossip(first) ─▶ deliver, eager ∪= {from}, push eager, IHAVE lazy
+//!   Gossip(dup)   ─▶ eager → lazy for from, PRUNE to from
+//!   IHAVE(unseen) ─▶ missing; after graft_timeout: GRAFT announcer
+//!   GRAFT         ─▶ lazy → eager, resend what it asked for
+//! ```
+
+use crate::message::{Broadcast, MessageId, IDS_PER_MESSAGE_MAX};
+use skein_core::NodeId;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
+
+/// Ids announced but not received that we track at once.
+pub const MISSING_MAX: usize = 1_024;
+/// Announcers remembered per missing id (each gets one graft attempt).
+pub const ANNOUNCERS_MAX: usize = 8;
+
+pub struct Stored {
+    pub seq: u64,
+    pub message: Broadcast,
+    pub hops: u16,
+    pub delivered_at: Duration,
+}
+
+struct Missing {
+    announcers: VecDeque<NodeId>,
+    graft_at: Duration,
+}
+
+pub struct Plumtree {
+    pub eager: BTreeSet<NodeId>,
+    pub lazy: BTreeSet<NodeId>,
+    seen: BTreeSet<MessageId>,
+    seen_order: VecDeque<MessageId>,
+    seen_max: usize,
+    store: VecDeque<Stored>,
+    messages_max: usize,
+    delivered: u64,
+    missing: BTreeMap<MessageId, Missing>,
+    ihave_queue: BTreeMap<NodeId, Vec<(MessageId, u16)>>,
+}
+
+impl Plumtree {
+    pub fn new(seen_max: usize, messages_max: usize) -> Self {
+        assert!(messages_max >= 1 && messages_max <= seen_max);
+        Self {
+            eager: BTreeSet::new(),
+            lazy: BTreeSet::new(),
+            seen: BTreeSet::new(),
+            seen_order: VecDeque::new(),
+            seen_max,
+            store: VecDeque::new(),
+            messages_max,
+            delivered: 0,
+            missing: BTreeMap::new(),
+            ihave_queue: BTreeMap::new(),
+        }
+    }
+
+    pub fn seen(&self, id: MessageId) -> bool {
+        self.seen.contains(&id)
+    }
+    pub fn seen_len(&self) -> usize {
+        self.seen.len()
+    }
+    pub fn stored_len(&self) -> usize {
+        self.store.len()
+    }
+    pub fn missing_len(&self) -> usize {
+        self.missing.len()
+    }
+    pub fn delivered(&self) -> u64 {
+        self.delivered
+    }
+
+    /// Records a first delivery; returns its sequence number. Caller checked `!seen`.
+    pub fn deliver(&mut self, message: Broadcast, hops: u16, now: Duration) -> u64 {
+        assert!(!self.seen(message.id), "a message is delivered once");
+        self.seen.insert(message.id);
+        self.seen_order.push_back(message.id);
+        if self.seen_order.len() > self.seen_max {
+            if let Some(old) = self.seen_order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+        self.missing.remove(&message.id);
+        self.delivered += 1;
+        self.store.push_back(Stored {
+            seq: self.delivered,
+            message,
+            hops,
+            delivered_at: now,
+        });
+        if self.store.len() > self.messages_max {
+            self.store.pop_front();
+        }
+        debug_assert!(self.seen.len() <= self.seen_max && self.store.len() <= self.messages_max);
+        self.delivered
+    }
+
+    pub fn find(&self, id: MessageId) -> Option<&Stored> {
+        self.store.iter().rev().find(|s| s.message.id == id)
+    }
+
+    /// Stored messages with `seq > after`, oldest first, at most `limit`.
+    pub fn after(&self, after: u64, limit: usize) -> impl Iterator<Item = &Stored> {
+        self.store.iter().filter(move |s| s.seq > after).take(limit)
+    }
+
+    /// `from` moves to the eager set (first copy or a graft from it).
+    pub fn make_eager(&mut self, from: NodeId) {
+        self.lazy.remove(&from);
+        self.eager.insert(from);
+    }
+
+    /// `from` moves to the lazy set (a duplicate from it, or its prune).
+    pub fn make_lazy(&mut self, from: NodeId) {
+        self.eager.remove(&from);
+        self.lazy.insert(from);
+    }
+
+    pub fn forget_peer(&mut self, id: NodeId) {
+        self.eager.remove(&id);
+        self.lazy.remove(&id);
+        self.ihave_queue.remove(&id);
+        for m in self.missing.values_mut() {
+            m.announcers.retain(|a| *a != id);
+        }
+    }
+
+    /// `from` announced `id`; graft from it if the message does not arrive by `graft_at`.
+    pub fn announced(&mut self, id: MessageId, from: NodeId, graft_at: Duration) {
+        if self.seen(id) {
+            return;
+        }
+        if !self.missing.contains_key(&id) && self.missing.len() >= MISSING_MAX {
+            return; // bounded; a later IHAVE or sync-time graft retries
+        }
+        let entry = self.missing.entry(id).or_insert_with(|| Missing {
+            announcers: VecDeque::new(),
+            graft_at,
+        });
+        if entry.announcers.len() < ANNOUNCERS_MAX && !entry.announcers.contains(&from) {
+            entry.announcers.push_back(from);
+        }
+    }
+
+    /// Grafts due at `now`: one announcer per missing id, the next one
+    /// `retry` later if this one does not deliver either.
+    pub fn due_grafts(&mut self, now: Duration, retry: Duration) -> Vec<(NodeId, MessageId)> {
+        let mut due = Vec::new();
+        self.missing.retain(|id, m| {
+            if m.graft_at > now {
+                return true;
+            }
+            match m.announcers.pop_front() {
+                Some(peer) => {
+                    due.push((peer, *id));
+                    m.graft_at = now + retry;
+                    true
+                }
+                None => false,
+            }
+        });
+        due
+    }
+
+    pub fn queue_ihave(&mut self, peer: NodeId, id: MessageId, hops: u16) {
+        let queue = self.ihave_queue.entry(peer).or_default();
+        if queue.len() < IDS_PER_MESSAGE_MAX {
+            queue.push((id, hops));
+        }
+    }
+
+    /// The IHAVE batches to send now, one per peer.
+    pub fn drain_ihaves(&mut self) -> BTreeMap<NodeId, Vec<(MessageId, u16)>> {
+        std::mem::take(&mut self.ihave_queue)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Identity;
+    use rand::SeedableRng;
+
+    fn message(nonce: u64) -> Broadcast {
+        let me = Identity::generate(&mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
+        Broadcast::new(&me, NodeId(1), nonce, vec![1, 2, 3])
+    }
+
+    #[test]
+    fn the_seen_cache_and_the_store_stay_bounded() {
+        let mut t = Plumtree::new(3, 2);
+        for n in 0..5 {
+            t.deliver(message(n), 0, Duration::ZERO);
+        }
+        assert_eq!((t.seen_len(), t.stored_len(), t.delivered()), (3, 2, 5));
+        assert!(t.seen(message(4).id) && !t.seen(message(0).id));
+        let seqs: Vec<u64> = t.after(0, 10).map(|s| s.seq).collect();
+        assert_eq!(seqs, vec![4, 5]);
+    }
+
+    #[test]
+    fn a_missing_message_grafts_each_announcer_in_turn() {
+        let mut t = Plumtree::new(10, 10);
+        let id = message(1).id;
+        let s = Duration::from_secs;
+        t.announced(id, NodeId(2), s(1));
+        t.announced(id, NodeId(3), s(1));
+        assert!(t.due_grafts(s(0), s(1)).is_empty());
+        assert_eq!(t.due_grafts(s(1), s(1)), vec![(NodeId(2), id)]);
+        assert_eq!(t.due_grafts(s(2), s(1)), vec![(NodeId(3), id)]);
+        assert!(t.due_grafts(s(3), s(1)).is_empty());
+        assert_eq!(t.missing_len(), 0, "given up after the last announcer");
+    }
+
+    #[test]
+    fn delivery_clears_missing_and_eager_lazy_move() {
+        let mut t = Plumtree::new(10, 10);
+        let m = message(1);
+        t.announced(m.id, NodeId(2), Duration::ZERO);
+        t.deliver(m, 1, Duration::ZERO);
+        assert_eq!(t.missing_len(), 0);
+        t.make_eager(NodeId(2));
+        t.make_lazy(NodeId(2));
+        assert!(t.lazy.contains(&NodeId(2)) && t.eager.is_empty());
+    }
+}

@@ -1,0 +1,167 @@
+use super::*;
+use crate::MemberState;
+
+fn joined_cluster(n: u16) -> (Cluster, GossipConfig) {
+    let config = test_config(&[1]);
+    let ids: Vec<u16> = (1..=n).collect();
+    let mut cluster = Cluster::new(&ids, &config);
+    cluster.run_for(Duration::from_secs(6));
+    (cluster, config)
+}
+
+#[test]
+fn nodes_join_through_the_boot_node_and_converge() {
+    let (cluster, _) = joined_cluster(12);
+    for at in 1..=12 {
+        for of in (1..=12).filter(|of| *of != at) {
+            assert_eq!(
+                cluster.state(at, of),
+                Some(MemberState::Alive),
+                "node {at} about {of}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_broadcast_reaches_every_node_exactly_once_with_few_copies() {
+    let (mut cluster, _) = joined_cluster(12);
+    for round in 0..3 {
+        let before = cluster.delivered_copies;
+        let GossipReply::Broadcasted { id } = cluster.request(
+            3,
+            GossipRequest::Broadcast {
+                payload: format!("hello {round}"),
+            },
+        ) else {
+            panic!("broadcast refused");
+        };
+        cluster.run_for(Duration::from_secs(1));
+        for (nid, node) in &cluster.nodes {
+            let GossipReply::Messages { messages, .. } = node.messages_page(0, 256) else {
+                unreachable!()
+            };
+            let copies = messages.iter().filter(|m| m.id == id).count();
+            assert_eq!(copies, 1, "node {nid} delivered {id} {copies} times");
+        }
+        let copies = cluster.delivered_copies - before;
+        assert!(
+            copies < 12 * 8,
+            "round {round}: {copies} payload copies for 11 receivers"
+        );
+    }
+}
+
+#[test]
+fn a_crashed_node_is_suspected_then_declared_dead_then_forgotten() {
+    let (mut cluster, _) = joined_cluster(8);
+    cluster.crash(5);
+    cluster.run_for(Duration::from_secs(3));
+    for at in (1..=8).filter(|at| *at != 5) {
+        assert_eq!(cluster.state(at, 5), Some(MemberState::Dead), "node {at}");
+    }
+    cluster.run_for(Duration::from_secs(6));
+    assert_eq!(cluster.state(1, 5), None, "expired after dead_expiry");
+    let GossipReply::Broadcasted { id } = cluster.request(
+        2,
+        GossipRequest::Broadcast {
+            payload: "after".into(),
+        },
+    ) else {
+        panic!()
+    };
+    cluster.run_for(Duration::from_secs(1));
+    for at in (1..=8).filter(|at| *at != 5) {
+        let GossipReply::Messages { messages, .. } = cluster.nodes[&at].messages_page(0, 10) else {
+            unreachable!()
+        };
+        assert!(
+            messages.iter().any(|m| m.id == id),
+            "node {at} missed the broadcast after the crash"
+        );
+    }
+}
+
+#[test]
+fn a_restarted_node_rejoins_with_its_key_and_a_higher_incarnation() {
+    let (mut cluster, config) = joined_cluster(6);
+    let key = cluster.nodes[&4].public_key();
+    cluster.crash(4);
+    cluster.run_for(Duration::from_secs(3));
+    assert_eq!(cluster.state(1, 4), Some(MemberState::Dead));
+    cluster.start(4, &config);
+    cluster.run_for(Duration::from_secs(3));
+    assert_eq!(
+        cluster.nodes[&4].public_key(),
+        key,
+        "identity reloaded from disk"
+    );
+    assert!(cluster.nodes[&4].incarnation() >= 1);
+    for at in [1, 2, 3, 5, 6] {
+        assert_eq!(cluster.state(at, 4), Some(MemberState::Alive), "node {at}");
+    }
+}
+
+#[test]
+fn the_boot_node_remembers_the_overlay_across_a_restart() {
+    let (mut cluster, config) = joined_cluster(5);
+    cluster.crash(1);
+    cluster.start(1, &config);
+    for of in 2..=5 {
+        assert_eq!(
+            cluster.state(1, of),
+            Some(MemberState::Alive),
+            "restored {of} from disk"
+        );
+    }
+}
+
+#[test]
+fn a_leave_is_broadcast_and_the_leaver_goes_quiet() {
+    let (mut cluster, _) = joined_cluster(6);
+    let GossipReply::Left { told } = cluster.request(6, GossipRequest::Leave) else {
+        panic!()
+    };
+    assert_eq!(told, 5);
+    cluster.run_for(Duration::from_millis(100));
+    for at in 1..=5 {
+        assert_eq!(cluster.state(at, 6), Some(MemberState::Left), "node {at}");
+    }
+}
+
+#[test]
+fn a_node_with_a_forged_id_is_refused() {
+    let (mut cluster, config) = joined_cluster(4);
+    // Another process claims id 3 with a fresh key (its own empty data dir).
+    cluster.disks.remove(&3);
+    cluster.nodes.remove(&3);
+    cluster.start(3, &config);
+    cluster.run_for(Duration::from_secs(1));
+    let impostor = &cluster.nodes[&3];
+    let refusal = impostor.status().last_refusal.expect("refused");
+    assert!(refusal.contains("belongs to key"), "{refusal}");
+    assert!(cluster.nodes[&1].counters().joins_refused >= 1);
+}
+
+#[test]
+fn a_beacon_traces_every_delivery() {
+    let mut config = test_config(&[1]);
+    let ids: Vec<u16> = (1..=8).collect();
+    let mut cluster = Cluster::new(&ids[..7], &config);
+    config.beacon = true;
+    cluster.start(8, &config);
+    cluster.run_for(Duration::from_secs(6));
+    let GossipReply::Broadcasted { id } = cluster.request(
+        2,
+        GossipRequest::Broadcast {
+            payload: "traced".into(),
+        },
+    ) else {
+        panic!()
+    };
+    cluster.run_for(Duration::from_secs(1));
+    let GossipReply::Trace(trace) = cluster.request(8, GossipRequest::Trace { id }) else {
+        panic!()
+    };
+    assert_eq!(trace.nodes, 8, "{trace:?}");
+}
