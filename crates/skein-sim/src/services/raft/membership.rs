@@ -161,3 +161,104 @@ pub fn request(change: MemberChange) -> Request {
         MemberChange::Promote(id) => Request::Promote { id },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    const FROM: ReplyFrom = ReplyFrom {
+        op: 0,
+        node: NodeId(1),
+    };
+
+    fn config(voters: impl IntoIterator<Item = u16>, learners: &[u16]) -> Reply {
+        let mut membership = Membership::with_voters(voters.into_iter().map(NodeId));
+        membership.learners = learners.iter().map(|&i| NodeId(i)).collect();
+        Reply::Membership {
+            membership,
+            index: 9,
+        }
+    }
+
+    /// Rests with KV operations, then starts a cycle: its first change.
+    fn first_change(driver: &mut MembershipDriver, rng: &mut ChaCha8Rng) -> MemberChange {
+        let mut rested = 0;
+        loop {
+            match driver.next_change(rng) {
+                Some(change) => {
+                    assert!((REST_OPS_MIN..=REST_OPS_MAX).contains(&rested), "{rested}");
+                    return change;
+                }
+                None => rested += 1,
+            }
+        }
+    }
+
+    #[test]
+    fn a_cycle_is_retried_until_each_goal_shows_reached() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let mut driver = MembershipDriver::new(5);
+        let remove = first_change(&mut driver, &mut rng);
+        let t = remove.target();
+        assert_eq!(remove, MemberChange::Remove(t));
+        let others: Vec<u16> = (1..=5).filter(|&i| i != t.0).collect();
+        let redirect = Reply::NotLeader {
+            leader: Some(NodeId(2)),
+        };
+        assert_eq!(
+            driver.outcome(FROM, remove, &redirect),
+            Outcome::Retry(Some(NodeId(2)))
+        );
+        assert_eq!(
+            driver.next_change(&mut rng),
+            Some(remove),
+            "not acknowledged"
+        );
+        let removed = config(others.clone(), &[]);
+        assert_eq!(
+            driver.outcome(FROM, remove, &removed),
+            Outcome::Ok(RaftOutput::Member)
+        );
+        let add = MemberChange::AddLearner(t);
+        assert_eq!(driver.next_change(&mut rng), Some(add));
+        driver.outcome(FROM, add, &config(others.clone(), &[t.0]));
+        let promote = MemberChange::Promote(t);
+        assert_eq!(driver.next_change(&mut rng), Some(promote));
+        let behind = Reply::Error(RaftError::NotCaughtUp { id: t });
+        assert_eq!(
+            driver.outcome(FROM, promote, &behind),
+            Outcome::Retry(Some(FROM.node))
+        );
+        // The learner is gone (say a leader's change was truncated): add it again.
+        let gone = Reply::Error(RaftError::UnknownNode { id: t });
+        assert_eq!(driver.outcome(FROM, promote, &gone), Outcome::Fail);
+        assert_eq!(driver.next_change(&mut rng), Some(add));
+        // That add finds the node a voter already: the cycle is over.
+        driver.outcome(FROM, add, &config(1..=5, &[]));
+        assert_eq!(driver.changes_completed(), 3);
+        assert_eq!(driver.next_change(&mut rng), None, "rests again");
+    }
+
+    #[test]
+    fn a_removal_whose_acknowledgement_was_lost_is_not_repeated() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut driver = MembershipDriver::new(5);
+        let remove = first_change(&mut driver, &mut rng);
+        let gone = Reply::Error(RaftError::UnknownNode {
+            id: remove.target(),
+        });
+        assert_eq!(driver.outcome(FROM, remove, &gone), Outcome::Fail);
+        assert_eq!(
+            driver.next_change(&mut rng),
+            Some(MemberChange::AddLearner(remove.target()))
+        );
+        assert_eq!(driver.changes_completed(), 1);
+        let wrong = Reply::Written { revision: 4 };
+        assert_eq!(
+            driver.outcome(FROM, remove, &wrong),
+            Outcome::Ok(RaftOutput::MemberUnexpected)
+        );
+    }
+}
