@@ -4,16 +4,19 @@
 //! cross-node invariants run (election safety, log matching, leader
 //! completeness, state machine safety, committed entries never change —
 //! `skein_raft::checks::History`); at the end the history is checked for
-//! linearizability against [`crate::lin::CasKvModel`]; once faults stop, a write must
-//! commit within the liveness bound.
+//! linearizability against [`RaftKvModel`] (the compare-and-set key-value
+//! model, [`crate::lin::CasKvModel`], per key); once faults stop, a write
+//! must commit within the liveness bound.
 //!
 //! Raft tolerates crashes, not lies: `corruptions` and `byzantine` are
 //! refused (`--faults all` means every fault raft tolerates).
 //!
 //! Client 0 (closed-loop) also drives membership changes while the faults
-//! run: it removes a voter, re-adds it as a learner and promotes it, one
-//! change at a time ([`membership`]). Changes live in a model partition of
-//! their own ([`model`]), so the key-value history is judged as before.
+//! run, on by default: it removes a voter, re-adds it as a learner and
+//! promotes it, one change at a time ([`membership`]). Changes live in a
+//! model partition of their own ([`model`]), so the key-value history is
+//! judged as before; the per-step checks add that configurations change one
+//! voter at a time ([`checks::config_changes_one_voter_at_a_time`]).
 
 pub mod checks;
 pub mod membership;
@@ -38,7 +41,7 @@ pub use workload::{CasWorkload, KEYS};
 
 pub const ENTRY: ServiceEntry = ServiceEntry {
     name: "raft",
-    about: "skein-raft key-value store (put/get/delete/cas); crash faults only",
+    about: "skein-raft key-value store (put/get/delete/cas) under membership changes; crash faults only",
     default_nodes: 5,
     bugs: &[],
     behaviours: || Vec::new(),
