@@ -4,22 +4,34 @@
 //! cross-node invariants run (election safety, log matching, leader
 //! completeness, state machine safety, committed entries never change —
 //! `skein_raft::checks::History`); at the end the history is checked for
-//! linearizability against [`crate::lin::CasKvModel`]; once faults stop, a write must
-//! commit within the liveness bound.
+//! linearizability against [`RaftKvModel`] (the compare-and-set key-value
+//! model, [`crate::lin::CasKvModel`], per key); once faults stop, a write
+//! must commit within the liveness bound.
 //!
 //! Raft tolerates crashes, not lies: `corruptions` and `byzantine` are
 //! refused (`--faults all` means every fault raft tolerates).
+//!
+//! Client 0 (closed-loop) also drives membership changes while the faults
+//! run, on by default: it removes a voter, re-adds it as a learner and
+//! promotes it, one change at a time ([`membership`]). Changes live in a
+//! model partition of their own ([`model`]), so the key-value history is
+//! judged as before; the per-step checks add that configurations change one
+//! voter at a time ([`checks::config_changes_one_voter_at_a_time`]).
 
 pub mod checks;
+pub mod membership;
+pub mod model;
 pub mod workload;
 
 use super::{check_bug, report, RunOptions, ServiceEntry};
 use crate::check::{check_fn, Check, ClusterView};
 use crate::config::{FaultKind, FaultSet};
+use crate::history::{OpRecord, OpResult};
 use crate::report::RunReport;
 use crate::sim::Simulation;
 use crate::trace::TraceSink;
 use crate::SimError;
+pub use model::{MemberChange, RaftInput, RaftKvModel, RaftOutput};
 use skein_core::Protocol;
 use skein_raft::checks::History;
 use skein_raft::{Raft, RaftConfig};
@@ -29,7 +41,7 @@ pub use workload::{CasWorkload, KEYS};
 
 pub const ENTRY: ServiceEntry = ServiceEntry {
     name: "raft",
-    about: "skein-raft key-value store (put/get/delete/cas); crash faults only",
+    about: "skein-raft key-value store (put/get/delete/cas) under membership changes; crash faults only",
     default_nodes: 5,
     bugs: &[],
     behaviours: || Vec::new(),
@@ -153,16 +165,41 @@ pub fn simulation<'t>(opts: &RunOptions) -> Result<Simulation<'t, Raft, CasWorkl
     cfg.clients.think_ms_max = 10;
     cfg.clients.timeout_ms = 1_000;
     cfg.liveness_bound_ms = 2_000;
+    // Client 0 drives membership between its KV operations: an extra client
+    // would add load, and the run would reach its deadline sooner.
+    let workload = if driver_runs(opts) {
+        CasWorkload::with_membership_driver(0, opts.nodes)
+    } else {
+        CasWorkload::default()
+    };
     // Raft makes ~1,500 events per virtual second: go quiet at half the run
     // so the liveness deadline falls inside even a short run.
     cfg.nemesis.quiet_after_percent = 50;
     let commit_at_quiet = Rc::new(Cell::new(None));
-    let mut sim = Simulation::new(cfg, protocol_config(), CasWorkload::default())?
+    let mut sim = Simulation::new(cfg, protocol_config(), workload)?
         .invariant(raft_safety(commit_at_quiet.clone()));
     if opts.clients > 0 {
         sim = sim.liveness(write_commits_after_quiet(commit_at_quiet));
     }
     Ok(sim)
+}
+
+/// Whether the membership driver runs: it needs clients, closed-loop ones
+/// (so that at most one change of its own is open at a time).
+pub fn driver_runs(opts: &RunOptions) -> bool {
+    opts.clients > 0 && opts.open_loop_ops_per_sec.is_none()
+}
+
+/// Membership changes acknowledged in `history` (their configuration committed).
+pub fn membership_changes_acknowledged<'a>(
+    ops: impl IntoIterator<Item = &'a OpRecord<RaftInput, RaftOutput>>,
+) -> usize {
+    ops.into_iter()
+        .filter(|op| {
+            matches!(op.input, RaftInput::Member(_))
+                && op.result == OpResult::Ok(RaftOutput::Member)
+        })
+        .count()
 }
 
 pub fn run(opts: &RunOptions, trace: Option<TraceSink<'_>>) -> Result<RunReport, SimError> {

@@ -1,8 +1,11 @@
 //! The raft service's clients: put, get, delete and compare-and-set on a few
 //! keys, each value written once. Redirects (`NotLeader`) are followed; a
-//! write whose leader stepped down before applying it is unknown.
+//! write whose leader stepped down before applying it is unknown. One client
+//! may also drive membership changes ([`MembershipDriver`]).
 
-use crate::lin::{CasKvInput, CasKvModel, CasKvOutput};
+use super::membership::{self, MembershipDriver};
+use super::model::{RaftInput, RaftKvModel, RaftOutput};
+use crate::lin::{CasKvInput, CasKvOutput};
 use crate::workload::{Outcome, ReplyFrom, Workload};
 use rand::{Rng, RngCore};
 use skein_raft::{Raft, RaftError, Reply, Request};
@@ -17,6 +20,8 @@ pub const KEYS: u64 = 3;
 pub struct CasWorkload {
     next_value: u64,
     seen: BTreeMap<u64, Option<(u64, u64)>>,
+    /// The client that drives membership changes, and its driver.
+    driver: Option<(u32, MembershipDriver)>,
 }
 
 pub fn key_name(key: u64) -> String {
@@ -24,6 +29,21 @@ pub fn key_name(key: u64) -> String {
 }
 
 impl CasWorkload {
+    /// Client `client` also removes, re-adds and promotes members `1..=nodes`.
+    pub fn with_membership_driver(client: u32, nodes: u16) -> Self {
+        Self {
+            driver: Some((client, MembershipDriver::new(nodes))),
+            ..Self::default()
+        }
+    }
+
+    /// Membership changes the driver saw completed (0 without a driver).
+    pub fn membership_changes_completed(&self) -> u64 {
+        self.driver
+            .as_ref()
+            .map_or(0, |(_, d)| d.changes_completed())
+    }
+
     fn cas(&mut self, key: u64, value: u64) -> (Request, CasKvInput) {
         let (expected, expected_revision) = match self.seen.get(&key).copied().flatten() {
             Some((v, revision)) => (Some(v), revision),
@@ -71,17 +91,50 @@ fn parse(text: &str) -> u64 {
 }
 
 impl Workload<Raft> for CasWorkload {
-    type Model = CasKvModel;
+    type Model = RaftKvModel;
 
-    fn model(&self) -> CasKvModel {
-        CasKvModel
+    fn model(&self) -> RaftKvModel {
+        RaftKvModel
     }
 
-    fn next_op(&mut self, rng: &mut dyn RngCore, _: u32) -> Option<(Request, CasKvInput)> {
+    fn next_op(&mut self, rng: &mut dyn RngCore, client: u32) -> Option<(Request, RaftInput)> {
+        if let Some((_, driver)) = self.driver.as_mut().filter(|(c, _)| *c == client) {
+            if let Some(change) = driver.next_change(rng) {
+                return Some((membership::request(change), RaftInput::Member(change)));
+            }
+        }
+        let (request, input) = self.next_kv_op(rng);
+        Some((request, RaftInput::Kv(input)))
+    }
+
+    fn outcome(
+        &mut self,
+        from: ReplyFrom,
+        input: &RaftInput,
+        reply: &Reply,
+    ) -> Outcome<RaftOutput> {
+        match input {
+            RaftInput::Kv(kv) => match self.kv_outcome(kv, reply) {
+                Outcome::Ok(out) => Outcome::Ok(RaftOutput::Kv(out)),
+                Outcome::Fail => Outcome::Fail,
+                Outcome::Unknown => Outcome::Unknown,
+                Outcome::Retry(to) => Outcome::Retry(to),
+                Outcome::Wait => Outcome::Wait,
+            },
+            RaftInput::Member(change) => match self.driver.as_mut() {
+                Some((_, driver)) => driver.outcome(from, *change, reply),
+                None => Outcome::Ok(RaftOutput::MemberUnexpected),
+            },
+        }
+    }
+}
+
+impl CasWorkload {
+    fn next_kv_op(&mut self, rng: &mut dyn RngCore) -> (Request, CasKvInput) {
         let key = rng.random_range(0..KEYS);
         self.next_value += 1;
         let value = self.next_value;
-        let op = match rng.random_range(0..100u32) {
+        match rng.random_range(0..100u32) {
             0..30 => (Request::Get { key: key_name(key) }, CasKvInput::Get(key)),
             30..60 => (
                 Request::Put {
@@ -95,11 +148,10 @@ impl Workload<Raft> for CasWorkload {
                 Request::Delete { key: key_name(key) },
                 CasKvInput::Delete(key),
             ),
-        };
-        Some(op)
+        }
     }
 
-    fn outcome(&mut self, _: ReplyFrom, input: &CasKvInput, reply: &Reply) -> Outcome<CasKvOutput> {
+    fn kv_outcome(&mut self, input: &CasKvInput, reply: &Reply) -> Outcome<CasKvOutput> {
         self.learn(input, reply);
         match (input, reply) {
             (_, Reply::NotLeader { leader }) => Outcome::Retry(*leader),
