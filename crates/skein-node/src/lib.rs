@@ -35,6 +35,7 @@ pub mod service_histograms;
 pub mod services;
 pub mod storage;
 pub mod stream;
+pub mod wal_segments;
 
 pub use config::{ConfigError, NodeOverrides, NodeSettings, PortBases};
 pub use runtime::{run_node, run_service};

@@ -1,38 +1,27 @@
-//! The node's durable record log (write-ahead log).
+//! The node's durable record log (write-ahead log), in segment files.
 //!
-//! File format: a sequence of records, each `[len: u32 BE][crc32: u32 BE][bytes]`.
-//! Appends are fsynced before `Persisted` is reported. `Replace` writes a new
-//! file beside the log, fsyncs it, renames it over the log and fsyncs the
-//! directory, so a crash leaves either the old log or the new one.
+//! Record format: `[len: u32 BE][crc32: u32 BE][bytes]`, appended to the
+//! newest segment of the current generation (see [`crate::wal_segments`]);
+//! a new segment starts once the current one passes `segment_bytes`
+//! (64 MiB by default). A batch of appends is fsynced once before
+//! `Persisted` is reported (group commit); a new segment's directory entry
+//! is fsynced before any data in it is acknowledged.
 //!
-//! On open, a torn or corrupt tail (a crash mid-append) is detected by its
-//! length or checksum and cut off: the records before it are kept.
+//! `Replace` (a snapshot) starts a new generation: its first segment is
+//! written beside the log, fsynced, renamed into place and the directory
+//! fsynced; only then are the previous generation's segments deleted. A
+//! crash leaves either the old generation or the new one current, and
+//! whatever else it left is deleted on open.
 //!
-//! ## One file, not segments (a decision, with its reasons)
+//! On open, a torn or corrupt tail of the **last** segment (a crash
+//! mid-append) is cut off and the records before it kept. Damage anywhere
+//! else — a bad record with data after it, a damaged earlier segment (each
+//! was fsynced whole before the next began), or a missing segment — cannot
+//! come from a crash, and dropping what follows would lose acknowledged
+//! records: the node refuses to start and says so.
 //!
-//! etcd and most Raft logs use segment files plus a separate snapshot and
-//! delete old segments after a snapshot. This log is one file compacted by
-//! an atomic `Replace`, on purpose:
-//! * *Bounded anyway.* A protocol compacts through `Replace` (raft: every
-//!   `snapshot_log_entries` applied entries, default 8192), so the file holds
-//!   one snapshot plus the entries after it — what segments would hold too.
-//! * *Same bytes written.* Our snapshot is the whole state machine, written
-//!   in full at every compaction in either design; segments would save only
-//!   re-copying the few entries after the snapshot index (raft snapshots at
-//!   the applied index, so that tail is short).
-//! * *One crash story.* Either the old file or the new one exists
-//!   (write, fsync, rename, directory fsync); there is no manifest or
-//!   checkpoint that could disagree with the segments after a crash, and a
-//!   leftover `records.log.next` is never read. Recovery reads what segments
-//!   would (snapshot + later records).
-//! * *What segments would buy*, and why not now: preallocated segment files
-//!   let `fdatasync` skip the file-size metadata update that an append to a
-//!   growing file needs, and a snapshot kept in its own file could be
-//!   streamed instead of held in memory. The first is a latency gain to
-//!   measure against `skein_wal_fsync_duration_seconds` before paying for it;
-//!   the second matters for states of hundreds of MB, beyond the 1 GiB
-//!   snapshot cap's comfort but not this release's target. Both fit behind
-//!   this type's interface (`open`, `write_batch`) without a protocol change.
+//! A data directory written before segments (one `records.log`) is taken
+//! over as generation 0, segment 0.
 
 use skein_core::protocol::apply_write;
 use skein_core::StorageWrite;
@@ -41,17 +30,21 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::wal_segments::{next_name, segment_name, Layout, SEGMENT_BYTES_DEFAULT};
+
 /// The largest record accepted; a longer length field is treated as a torn tail.
 pub const RECORD_BYTES_MAX: usize = 64 << 20;
-const LOG_FILE: &str = "records.log";
-/// A replacing log being written; renamed over [`LOG_FILE`] once durable.
-/// One left by a crash is incomplete and never read (the next `Replace`
-/// overwrites it).
-const NEXT_FILE: &str = "records.log.next";
+/// The single log file of data directories written before segments.
+const LEGACY_FILE: &str = "records.log";
 
 pub struct RecordLog {
     dir: PathBuf,
+    generation: u32,
+    sequence: u32,
     file: File,
+    /// Bytes in the current segment.
+    segment_len: u64,
+    segment_bytes: u64,
     /// Bytes cut off a torn tail when the log was opened.
     pub truncated_bytes: u64,
 }
@@ -71,6 +64,16 @@ pub enum StorageError {
         path: PathBuf,
         offset: usize,
         index: usize,
+    },
+    #[error(
+        "record log in {dir} is missing segment {missing} of generation {generation}; \
+         refusing to start rather than skip acknowledged records: restore the data directory \
+         from a healthy replica"
+    )]
+    MissingSegment {
+        dir: PathBuf,
+        generation: u32,
+        missing: u32,
     },
 }
 
@@ -97,42 +100,87 @@ fn io_at(path: &Path) -> impl FnOnce(io::Error) -> StorageError + '_ {
 impl RecordLog {
     /// Opens (or creates) the log in `dir` and returns it with the records it holds.
     pub fn open(dir: &Path) -> Result<(Self, Vec<Vec<u8>>), StorageError> {
+        Self::open_with(dir, SEGMENT_BYTES_DEFAULT)
+    }
+
+    /// As [`RecordLog::open`], starting a new segment past `segment_bytes`.
+    pub fn open_with(dir: &Path, segment_bytes: u64) -> Result<(Self, Vec<Vec<u8>>), StorageError> {
         std::fs::create_dir_all(dir).map_err(io_at(dir))?;
-        let path = dir.join(LOG_FILE);
-        let mut bytes = Vec::new();
-        if path.exists() {
+        adopt_legacy_file(dir)?;
+        let layout = Layout::read(dir).map_err(io_at(dir))?;
+        if let Some(missing) = layout.gap() {
+            return Err(StorageError::MissingSegment {
+                dir: dir.to_path_buf(),
+                generation: layout.generation,
+                missing,
+            });
+        }
+        for leftover in &layout.leftovers {
+            std::fs::remove_file(leftover).map_err(io_at(leftover))?;
+        }
+        let mut records = Vec::new();
+        let mut truncated_bytes = 0;
+        let last = layout.sequences.last().copied().unwrap_or(0);
+        for &sequence in &layout.sequences {
+            let path = layout.path(dir, sequence);
+            let mut bytes = Vec::new();
             File::open(&path)
                 .and_then(|mut f| f.read_to_end(&mut bytes))
                 .map_err(io_at(&path))?;
-        }
-        let (records, valid_len) = match parse_records(&bytes) {
-            Ok(parsed) => parsed,
-            Err(Damage { offset, index }) => {
-                return Err(StorageError::Corrupt {
-                    path,
-                    offset,
-                    index,
-                })
+            let corrupt = |offset, index| StorageError::Corrupt {
+                path: path.clone(),
+                offset,
+                index,
+            };
+            let (segment, valid_len) =
+                parse_records(&bytes).map_err(|Damage { offset, index }| corrupt(offset, index))?;
+            if valid_len < bytes.len() {
+                if sequence != last {
+                    // An earlier segment was fsynced whole before the next began.
+                    return Err(corrupt(valid_len, segment.len()));
+                }
+                let file = OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(io_at(&path))?;
+                file.set_len(valid_len as u64).map_err(io_at(&path))?;
+                file.sync_all().map_err(io_at(&path))?;
+                truncated_bytes = (bytes.len() - valid_len) as u64;
             }
-        };
+            records.extend(segment);
+        }
+        let path = layout.path(dir, last);
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
             .map_err(io_at(&path))?;
-        let truncated_bytes = (bytes.len() - valid_len) as u64;
-        if truncated_bytes > 0 {
-            file.set_len(valid_len as u64).map_err(io_at(&path))?;
-            file.sync_all().map_err(io_at(&path))?;
+        let segment_len = file.metadata().map_err(io_at(&path))?.len();
+        if layout.sequences.is_empty() {
+            sync_dir(dir)?;
         }
         Ok((
             Self {
                 dir: dir.to_path_buf(),
+                generation: layout.generation,
+                sequence: last,
                 file,
+                segment_len,
+                segment_bytes: segment_bytes.max(1),
                 truncated_bytes,
             },
             records,
         ))
+    }
+
+    /// The current generation's segment files, in order.
+    pub fn segment_paths(dir: &Path) -> Result<Vec<PathBuf>, StorageError> {
+        let layout = Layout::read(dir).map_err(io_at(dir))?;
+        Ok(layout
+            .sequences
+            .iter()
+            .map(|&s| layout.path(dir, s))
+            .collect())
     }
 
     /// Makes `write` durable.
@@ -144,7 +192,6 @@ impl RecordLog {
     /// buffered and synced together; a `Replace` supersedes the appends
     /// before it, so those are never written.
     pub fn write_batch(&mut self, writes: &[StorageWrite]) -> Result<WriteReport, StorageError> {
-        let path = self.dir.join(LOG_FILE);
         let mut pending = Vec::new();
         let mut report = WriteReport::default();
         for write in writes {
@@ -159,18 +206,42 @@ impl RecordLog {
             }
         }
         if !pending.is_empty() {
+            if self.segment_len >= self.segment_bytes {
+                self.roll()?;
+            }
+            let path = self.dir.join(segment_name(self.generation, self.sequence));
             self.file.write_all(&pending).map_err(io_at(&path))?;
             let started = Instant::now();
             self.file.sync_data().map_err(io_at(&path))?;
             report.fsyncs.push(started.elapsed());
             report.bytes += pending.len();
+            self.segment_len += pending.len() as u64;
         }
         Ok(report)
     }
 
+    /// Starts the next segment. The current one is already durable (every
+    /// batch is fsynced); the new one's directory entry is made durable
+    /// before anything in it is acknowledged.
+    fn roll(&mut self) -> Result<(), StorageError> {
+        let path = self
+            .dir
+            .join(segment_name(self.generation, self.sequence + 1));
+        self.file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&path)
+            .map_err(io_at(&path))?;
+        sync_dir(&self.dir)?;
+        self.sequence += 1;
+        self.segment_len = 0;
+        Ok(())
+    }
+
     fn replace(&mut self, framed: &[u8], report: &mut WriteReport) -> Result<(), StorageError> {
-        let path = self.dir.join(LOG_FILE);
-        let next = self.dir.join(NEXT_FILE);
+        let generation = self.generation + 1;
+        let path = self.dir.join(segment_name(generation, 0));
+        let next = self.dir.join(next_name(generation));
         let mut file = File::create(&next).map_err(io_at(&next))?;
         file.write_all(framed).map_err(io_at(&next))?;
         let started = Instant::now();
@@ -178,15 +249,43 @@ impl RecordLog {
         report.fsyncs.push(started.elapsed());
         report.bytes += framed.len();
         std::fs::rename(&next, &path).map_err(io_at(&path))?;
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_at(&self.dir))?;
+        sync_dir(&self.dir)?;
+        // The new generation is current now: the old one is garbage.
+        for sequence in 0..=self.sequence {
+            let old = self.dir.join(segment_name(self.generation, sequence));
+            if let Err(e) = std::fs::remove_file(&old) {
+                tracing::warn!(path = %old.display(), error = %e, "old log segment not deleted; it is removed at the next start");
+            }
+        }
         self.file = OpenOptions::new()
             .append(true)
             .open(&path)
             .map_err(io_at(&path))?;
+        self.generation = generation;
+        self.sequence = 0;
+        self.segment_len = framed.len() as u64;
         Ok(())
     }
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StorageError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_at(dir))
+}
+
+/// A pre-segment data directory: its one file becomes generation 0, segment 0.
+fn adopt_legacy_file(dir: &Path) -> Result<(), StorageError> {
+    let legacy = dir.join(LEGACY_FILE);
+    if !legacy.exists() {
+        return Ok(());
+    }
+    let first = dir.join(segment_name(0, 0));
+    if Layout::read(dir).map_err(io_at(dir))?.sequences.is_empty() {
+        std::fs::rename(&legacy, &first).map_err(io_at(&first))?;
+        sync_dir(dir)?;
+    }
+    Ok(())
 }
 
 fn frame(bytes: &[u8]) -> Result<Vec<u8>, StorageError> {
@@ -251,6 +350,91 @@ fn parse_records(bytes: &[u8]) -> Result<(Vec<Vec<u8>>, usize), Damage> {
 mod tests {
     use super::*;
 
+    fn last_segment(dir: &Path) -> PathBuf {
+        RecordLog::segment_paths(dir).unwrap().pop().unwrap()
+    }
+
+    fn append_all(log: &mut RecordLog, records: &[&[u8]]) {
+        for r in records {
+            log.write(&StorageWrite::Append(r.to_vec())).unwrap();
+        }
+    }
+
+    #[test]
+    fn appends_roll_into_segments_and_a_replace_deletes_the_old_generation() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, _) = RecordLog::open_with(dir.path(), 30).unwrap();
+        append_all(
+            &mut log,
+            &[b"0123456789", b"0123456789", b"abc", b"def", b"ghi"],
+        );
+        // 18 + 18 bytes fill segment 0 past 30; the three short records go to segment 1.
+        let segments = RecordLog::segment_paths(dir.path()).unwrap();
+        assert_eq!(segments.len(), 2, "{segments:?}");
+        drop(log);
+        let (mut log, records) = RecordLog::open_with(dir.path(), 30).unwrap();
+        assert_eq!(records.len(), 5);
+        assert_eq!(records[4], b"ghi".to_vec());
+        log.write(&StorageWrite::Replace(b"snap".to_vec())).unwrap();
+        append_all(&mut log, &[b"after"]);
+        let segments = RecordLog::segment_paths(dir.path()).unwrap();
+        assert_eq!(segments, vec![dir.path().join(segment_name(1, 0))]);
+        let files = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(files, 1, "the old generation is deleted");
+        drop(log);
+        assert_eq!(
+            RecordLog::open_with(dir.path(), 30).unwrap().1,
+            vec![b"snap".to_vec(), b"after".to_vec()]
+        );
+    }
+
+    #[test]
+    fn damage_before_the_last_segment_or_a_missing_segment_refuses_to_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, _) = RecordLog::open_with(dir.path(), 20).unwrap();
+        append_all(
+            &mut log,
+            &[b"0123456789abc", b"0123456789abc", b"0123456789abc"],
+        );
+        drop(log);
+        let segments = RecordLog::segment_paths(dir.path()).unwrap();
+        assert_eq!(segments.len(), 3);
+        // A torn tail in a segment that is not the last: not a crash.
+        let first = &segments[0];
+        let len = std::fs::metadata(first).unwrap().len();
+        OpenOptions::new()
+            .write(true)
+            .open(first)
+            .unwrap()
+            .set_len(len - 2)
+            .unwrap();
+        assert!(matches!(
+            RecordLog::open_with(dir.path(), 20),
+            Err(StorageError::Corrupt { .. })
+        ));
+        std::fs::remove_file(&segments[1]).unwrap();
+        let err = RecordLog::open_with(dir.path(), 20).err().unwrap();
+        assert!(
+            matches!(err, StorageError::MissingSegment { missing: 1, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("missing segment 1"), "{err}");
+    }
+
+    #[test]
+    fn a_single_file_log_of_an_older_version_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = frame(b"old one").unwrap();
+        bytes.extend(frame(b"old two").unwrap());
+        std::fs::write(dir.path().join(LEGACY_FILE), bytes).unwrap();
+        let (mut log, records) = RecordLog::open(dir.path()).unwrap();
+        assert_eq!(records, vec![b"old one".to_vec(), b"old two".to_vec()]);
+        append_all(&mut log, &[b"new"]);
+        drop(log);
+        assert!(!dir.path().join(LEGACY_FILE).exists());
+        assert_eq!(RecordLog::open(dir.path()).unwrap().1.len(), 3);
+    }
+
     #[test]
     fn records_survive_reopen_and_replace_resets() {
         let dir = tempfile::tempdir().unwrap();
@@ -289,10 +473,12 @@ mod tests {
         assert_eq!((report.fsyncs.len(), report.replaces.len()), (2, 1));
         assert!(report.replaces[0] >= report.fsyncs[0]);
         drop(log);
-        // A crash mid-Replace leaves a partial replacing file: never read.
-        std::fs::write(dir.path().join(NEXT_FILE), b"\x00\x00\x00\x09partial").unwrap();
+        // A crash mid-Replace leaves a partial replacing file: never read, deleted.
+        let partial = dir.path().join(next_name(2));
+        std::fs::write(&partial, b"\x00\x00\x00\x09partial").unwrap();
         let (_, records) = RecordLog::open(dir.path()).unwrap();
         assert_eq!(records, vec![b"snap".to_vec(), b"c".to_vec()]);
+        assert!(!partial.exists());
     }
 
     #[test]
@@ -322,7 +508,7 @@ mod tests {
         log.write(&StorageWrite::Append(b"torn record".to_vec()))
             .unwrap();
         drop(log);
-        let path = dir.path().join(LOG_FILE);
+        let path = last_segment(dir.path());
         let len = std::fs::metadata(&path).unwrap().len();
         OpenOptions::new()
             .write(true)
@@ -349,7 +535,7 @@ mod tests {
             log.write(&StorageWrite::Append(r.to_vec())).unwrap();
         }
         drop(log);
-        let path = dir.path().join(LOG_FILE);
+        let path = last_segment(dir.path());
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[11 + 9] ^= 0xff; // inside the second record's body
         std::fs::write(&path, &bytes).unwrap();
@@ -375,7 +561,7 @@ mod tests {
         let (mut log, _) = RecordLog::open(dir.path()).unwrap();
         log.write(&StorageWrite::Append(b"kept".to_vec())).unwrap();
         drop(log);
-        let path = dir.path().join(LOG_FILE);
+        let path = last_segment(dir.path());
         let mut bytes = std::fs::read(&path).unwrap();
         bytes.extend([0u8; 4096]);
         std::fs::write(&path, bytes).unwrap();
@@ -392,7 +578,7 @@ mod tests {
             log.write(&StorageWrite::Append(r.to_vec())).unwrap();
         }
         drop(log);
-        let path = dir.path().join(LOG_FILE);
+        let path = last_segment(dir.path());
         let mut bytes = std::fs::read(&path).unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 0xff;

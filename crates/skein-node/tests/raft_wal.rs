@@ -106,8 +106,9 @@ impl OneNode {
     }
 }
 
+/// The segment appends go to (the log's last one).
 fn log_file(dir: &Path) -> std::path::PathBuf {
-    dir.join("records.log")
+    RecordLog::segment_paths(dir).unwrap().pop().unwrap()
 }
 
 #[test]
