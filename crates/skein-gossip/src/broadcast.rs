@@ -81,7 +81,8 @@ impl Gossip {
         let id = message.id;
         let forward = hops < HOPS_MAX;
         let copy = forward.then(|| message.clone());
-        self.plumtree.deliver(message, hops, ctx.now());
+        let seq = self.plumtree.deliver(message, hops, ctx.now());
+        self.persist_delivery(ctx, id, seq);
         self.report_to_beacons(ctx, id, hops);
         if let Some(from) = from {
             self.plumtree.make_eager(from);

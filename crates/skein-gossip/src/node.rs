@@ -7,7 +7,7 @@ use crate::config::GossipConfig;
 use crate::dissemination::{retransmit_limit, Dissemination};
 use crate::identity::{Identity, PublicKey};
 use crate::membership::{MemberState, Membership};
-use crate::message::{Fact, GossipMessage, Update};
+use crate::message::{Fact, GossipMessage, MessageId, Update};
 use crate::plumtree::Plumtree;
 use crate::storage::Snapshot;
 use crate::swim::Prober;
@@ -22,6 +22,10 @@ use std::time::Duration;
 pub const PIGGYBACK_MAX: usize = 8;
 /// How often a dirty membership is written to disk at most.
 pub const PERSIST_INTERVAL: Duration = Duration::from_secs(5);
+/// Delivery records appended before a snapshot replaces them: bounds the
+/// log a restart reads to one snapshot plus this many small records (and
+/// one tick's deliveries).
+pub const APPENDS_BEFORE_SNAPSHOT: usize = 1_024;
 /// Boot nodes a joiner tries at once.
 pub const BOOT_NODES_MAX: usize = 16;
 /// Beacons a node reports deliveries to.
@@ -51,6 +55,9 @@ pub struct Gossip {
     pub(crate) last_refusal: Option<String>,
     pub(crate) pow_nonce: Option<u64>,
     pub(crate) persist_token: u64,
+    /// Delivery records appended since the last snapshot; bounded by
+    /// [`APPENDS_BEFORE_SNAPSHOT`] (then a snapshot replaces them).
+    pub(crate) appended_since_snapshot: usize,
     pub(crate) dirty: bool,
     pub(crate) next_persist_at: Duration,
     restored: Vec<NodeId>,
@@ -78,7 +85,7 @@ impl Protocol for Gossip {
 
     fn boot(boot: Boot<'_, GossipConfig>) -> Self {
         let config = boot.config.clone();
-        let restored = Snapshot::restore(boot.persisted);
+        let restored = Snapshot::restore(boot.persisted, config.seen_max);
         let (identity, incarnation) = match &restored {
             Some(s) => (Identity::from_secret(s.secret), s.incarnation + 1),
             None => (Identity::generate(boot.rng), 0),
@@ -104,6 +111,10 @@ impl Protocol for Gossip {
                 }
             }
         }
+        let mut plumtree = Plumtree::new(config.seen_max, config.messages_max);
+        if let Some(s) = &restored {
+            plumtree.restore_delivered(&s.delivered_ids, s.delivered_seq);
+        }
         let first_probe =
             boot.now + Duration::from_millis(boot.rng.random_range(0..=config.probe_interval_ms));
         let first_sync = boot.now + sync_delay(&config, boot.rng);
@@ -117,7 +128,7 @@ impl Protocol for Gossip {
             next_sync_at: first_sync,
             dissemination: Dissemination::new(config.members_max + 1),
             prober: Prober::new(first_probe),
-            plumtree: Plumtree::new(config.seen_max, config.messages_max),
+            plumtree,
             traces: Traces::new(config.traces_max, config.members_max + 1),
             join_tokens: u64::from(config.join_rate_per_sec) * 1_000,
             join_refilled_at: boot.now,
@@ -127,6 +138,7 @@ impl Protocol for Gossip {
             last_refusal: None,
             pow_nonce: None,
             persist_token: 0,
+            appended_since_snapshot: 0,
             dirty: true,
             next_persist_at: boot.now,
             restored: restored_ids,
@@ -315,7 +327,8 @@ impl Gossip {
         }
         self.graft_round(ctx);
         self.flush_ihaves(ctx);
-        if self.dirty && ctx.now() >= self.next_persist_at {
+        let compact = self.appended_since_snapshot >= APPENDS_BEFORE_SNAPSHOT;
+        if compact || (self.dirty && ctx.now() >= self.next_persist_at) {
             self.persist_now(ctx);
         }
     }
@@ -383,6 +396,22 @@ impl Gossip {
         self.dissemination.take(PIGGYBACK_MAX, limit)
     }
 
+    /// Records a delivery durably (an `Append`), so that a restart does
+    /// not deliver the message again (issue 7).
+    pub(crate) fn persist_delivery(
+        &mut self,
+        ctx: &mut Context<'_, Self>,
+        id: MessageId,
+        seq: u64,
+    ) {
+        self.persist_token += 1;
+        ctx.persist(
+            self.persist_token,
+            StorageWrite::Append(crate::storage::delivered_record(id, seq)),
+        );
+        self.appended_since_snapshot += 1;
+    }
+
     pub(crate) fn persist_now(&mut self, ctx: &mut Context<'_, Self>) {
         let members: Vec<Update> = self
             .membership
@@ -400,10 +429,13 @@ impl Gossip {
                 .iter()
                 .map(|(id, k)| (*id, *k))
                 .collect(),
+            delivered_ids: self.plumtree.seen_ids().collect(),
+            delivered_seq: self.plumtree.delivered(),
         };
         self.persist_token += 1;
         ctx.persist(self.persist_token, StorageWrite::Replace(snapshot.encode()));
         self.dirty = false;
+        self.appended_since_snapshot = 0;
         self.next_persist_at = ctx.now() + PERSIST_INTERVAL;
     }
 }

@@ -78,6 +78,23 @@ impl Plumtree {
     pub fn delivered(&self) -> u64 {
         self.delivered
     }
+    /// Ids of the delivered messages still in the seen-cache, oldest first.
+    pub fn seen_ids(&self) -> impl Iterator<Item = MessageId> + '_ {
+        self.seen_order.iter().copied()
+    }
+
+    /// After a restart: the ids delivered before it count as seen (so they
+    /// are not delivered again) and sequence numbers continue after `seq`.
+    pub fn restore_delivered(&mut self, ids: &[MessageId], seq: u64) {
+        assert!(self.seen.is_empty(), "restored before any delivery");
+        let skip = ids.len().saturating_sub(self.seen_max);
+        for &id in &ids[skip..] {
+            if self.seen.insert(id) {
+                self.seen_order.push_back(id);
+            }
+        }
+        self.delivered = seq;
+    }
 
     /// Records a first delivery; returns its sequence number. Caller checked `!seen`.
     pub fn deliver(&mut self, message: Broadcast, hops: u16, now: Duration) -> u64 {

@@ -165,3 +165,127 @@ fn a_beacon_traces_every_delivery() {
     };
     assert_eq!(trace.nodes, 8, "{trace:?}");
 }
+
+fn copies_delivered(node: &Gossip, id: &str) -> usize {
+    let GossipReply::Messages { messages, .. } = node.messages_page(0, 256) else {
+        unreachable!()
+    };
+    messages.iter().filter(|m| m.id == id).count()
+}
+
+/// Issue 7: a node that restarts must not deliver again what it delivered
+/// before, whatever late copies, IHAVEs or GRAFT answers reach it.
+#[test]
+fn a_restarted_node_does_not_deliver_a_message_again() {
+    let (mut cluster, config) = joined_cluster(6);
+    let GossipReply::Broadcasted { id } = cluster.request(
+        2,
+        GossipRequest::Broadcast {
+            payload: "before the restart".into(),
+        },
+    ) else {
+        panic!("broadcast refused");
+    };
+    cluster.run_for(Duration::from_secs(1));
+    assert_eq!(copies_delivered(&cluster.nodes[&4], &id), 1);
+    let seq_before = cluster.nodes[&4].plumtree().delivered();
+    let message_id: crate::MessageId = id.parse().unwrap();
+    let old = cluster.nodes[&2]
+        .plumtree()
+        .find(message_id)
+        .expect("the origin keeps it")
+        .message
+        .clone();
+
+    cluster.crash(4);
+    cluster.start(4, &config);
+    cluster.run_for(Duration::from_secs(2));
+    let duplicates_before = cluster.nodes[&4].counters().duplicates;
+    // A late eager copy, and an IHAVE that would make it GRAFT the message back.
+    cluster.inject(
+        1,
+        4,
+        GossipMessage::Gossip {
+            message: old,
+            hops: 1,
+        },
+    );
+    cluster.inject(
+        3,
+        4,
+        GossipMessage::IHave {
+            ids: vec![(message_id, 1)],
+        },
+    );
+    cluster.run_for(Duration::from_secs(1));
+
+    let node = &cluster.nodes[&4];
+    assert_eq!(
+        copies_delivered(node, &id),
+        0,
+        "delivered {id} again after the restart"
+    );
+    assert_eq!(
+        node.counters().duplicates,
+        duplicates_before + 1,
+        "the late copy counts as a duplicate"
+    );
+    assert_eq!(
+        node.counters().grafts_sent,
+        0,
+        "no GRAFT for a message delivered before"
+    );
+    assert_eq!(
+        node.plumtree().delivered(),
+        seq_before,
+        "sequence numbers continue"
+    );
+
+    // New broadcasts still arrive, numbered after the old ones.
+    let GossipReply::Broadcasted { id: new } = cluster.request(
+        5,
+        GossipRequest::Broadcast {
+            payload: "after the restart".into(),
+        },
+    ) else {
+        panic!("broadcast refused");
+    };
+    cluster.run_for(Duration::from_secs(1));
+    let GossipReply::Messages { messages, .. } = cluster.nodes[&4].messages_page(0, 256) else {
+        unreachable!()
+    };
+    assert_eq!(
+        messages
+            .iter()
+            .map(|m| (m.id.as_str(), m.seq))
+            .collect::<Vec<_>>(),
+        [(new.as_str(), seq_before + 1)]
+    );
+}
+
+#[test]
+fn delivery_records_are_compacted_into_a_snapshot() {
+    let (mut cluster, _) = joined_cluster(3);
+    let sent = crate::node::APPENDS_BEFORE_SNAPSHOT + 10;
+    for i in 0..sent {
+        cluster.request(
+            1,
+            GossipRequest::Broadcast {
+                payload: format!("m{i}"),
+            },
+        );
+    }
+    cluster.run_for(Duration::from_millis(100));
+    let disk = &cluster.disks[&2];
+    assert!(
+        disk.len() <= 1 + crate::node::APPENDS_BEFORE_SNAPSHOT,
+        "{} records on disk after {sent} deliveries",
+        disk.len()
+    );
+    let restored = crate::storage::Snapshot::restore(disk, 16_384).unwrap();
+    assert!(
+        restored.delivered_ids.len() >= sent,
+        "{} ids restored",
+        restored.delivered_ids.len()
+    );
+}

@@ -134,6 +134,12 @@ impl Cluster {
         }
     }
 
+    /// Puts `message` on the wire from `from` to `to` and runs the network dry.
+    pub fn inject(&mut self, from: u16, to: u16, message: GossipMessage) {
+        self.queue.push_back((NodeId(from), NodeId(to), message));
+        self.drain();
+    }
+
     pub fn request(&mut self, id: u16, request: GossipRequest) -> GossipReply {
         let node = self.nodes.get_mut(&id).expect("a started node");
         let effects = step(

@@ -97,6 +97,8 @@ impl ScaleNet {
                 incarnation: 0,
                 members: alive.iter().filter(|u| u.subject != id).cloned().collect(),
                 bindings: bindings.clone(),
+                delivered_ids: Vec::new(),
+                delivered_seq: 0,
             };
             let records = vec![snapshot.encode()];
             let node = Gossip::boot(Boot {
