@@ -2,7 +2,8 @@
 //! proxy to the nodes, and — for a cluster this machine launched — process
 //! faults (kill, pause, resume, restart) through the launcher's own code.
 //!
-//! The proxy forwards only GETs of known read paths and the few fault
+//! The proxy forwards only GETs of known read paths (with a short paging
+//! query where one is useful) and the few fault
 //! endpoints nodes already guard with `--allow-fault-injection`; replies
 //! are capped in size and time. Writes and actions must be JSON requests, so
 //! a browser sends them cross-site only after a CORS preflight, which this
@@ -10,7 +11,7 @@
 
 use crate::cluster::{self, state::ClusterState};
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
@@ -36,6 +37,12 @@ pub const READ_PATHS: &[&str] = &[
     "api/v1/gossip/messages",
     "metrics",
 ];
+/// Read paths whose query the proxy forwards (paging), if it is short and plain.
+pub const QUERY_PATHS: &[&str] = &["api/v1/gossip/messages"];
+/// A forwarded query is at most this long, of `[A-Za-z0-9_=&]` only.
+pub const QUERY_BYTES_MAX: usize = 64;
+/// A beacon's coverage trace: this prefix and a 16-hex-digit message id.
+const TRACE_PREFIX: &str = "api/v1/gossip/trace/";
 /// Fault endpoints the page may call through the proxy.
 pub const WRITE_PATHS: &[(Method, &str)] = &[
     (Method::PUT, "api/v1/bft/byzantine"),
@@ -211,6 +218,7 @@ async fn action(
 async fn proxy(
     State(state): State<AppState>,
     Path((id, path)): Path<(u16, String)>,
+    RawQuery(query): RawQuery,
     method: Method,
     headers: HeaderMap,
     body: axum::body::Bytes,
@@ -221,7 +229,7 @@ async fn proxy(
             format!("no node {id} on this dashboard"),
         );
     };
-    let read = matches!(method, Method::GET | Method::HEAD) && READ_PATHS.contains(&path.as_str());
+    let read = matches!(method, Method::GET | Method::HEAD) && readable(&path);
     let write = WRITE_PATHS.iter().any(|(m, p)| *m == method && *p == path);
     if !read && !write {
         return error(
@@ -241,7 +249,11 @@ async fn proxy(
             Err(why) => return error(StatusCode::BAD_GATEWAY, why),
         }
     } else {
-        format!("{}/{path}", target.api)
+        let query = query
+            .filter(|q| read && QUERY_PATHS.contains(&path.as_str()) && plain_query(q))
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default();
+        format!("{}/{path}{query}", target.api)
     };
     let mut request = state.http.request(method, &url);
     if write {
@@ -260,6 +272,20 @@ async fn proxy(
             format!("node {id} is unreachable: {e}"),
         ),
     }
+}
+
+fn readable(path: &str) -> bool {
+    READ_PATHS.contains(&path)
+        || path
+            .strip_prefix(TRACE_PREFIX)
+            .is_some_and(|id| id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+fn plain_query(query: &str) -> bool {
+    query.len() <= QUERY_BYTES_MAX
+        && query
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'=' | b'&'))
 }
 
 /// Copies a node's reply (status, content type, body up to the cap).
@@ -316,4 +342,32 @@ async fn metrics_url(http: &reqwest::Client, target: &Target) -> Result<String, 
     let url = url.to_string();
     *target.metrics.lock().expect("metrics url lock") = Some(url.clone());
     Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_known_reads_and_well_formed_traces_are_readable() {
+        assert!(readable("api/v1/gossip/messages"));
+        assert!(readable("api/v1/gossip/trace/00ff00ff00ff00ff"));
+        for refused in [
+            "api/v1/gossip/trace/",
+            "api/v1/gossip/trace/00ff00ff00ff00f",
+            "api/v1/gossip/trace/00ff00ff00ff00ffa",
+            "api/v1/gossip/trace/../../api/v1/xx",
+            "api/v1/gossip/broadcast",
+        ] {
+            assert!(!readable(refused), "{refused}");
+        }
+    }
+
+    #[test]
+    fn a_forwarded_query_is_short_and_plain() {
+        assert!(plain_query("after=12&limit=32"));
+        assert!(!plain_query("after=1&x=%2F"));
+        assert!(!plain_query("a=b#c"));
+        assert!(!plain_query(&"a".repeat(QUERY_BYTES_MAX + 1)));
+    }
 }

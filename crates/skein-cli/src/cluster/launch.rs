@@ -194,6 +194,11 @@ async fn up_async(args: UpArgs, services: &[Service]) -> anyhow::Result<()> {
             for setting in GOSSIP_LAUNCHER_SETTINGS {
                 node_args.extend(["--set".into(), setting.into()]);
             }
+            // The boot node is also a beacon, so the dashboard's coverage
+            // plot has exact times (one small report per node per broadcast).
+            if id == 1 {
+                node_args.extend(["--set".into(), "beacon=true".into()]);
+            }
         }
         node_args.extend(args.node_args.iter().cloned());
         if let Some(behaviour) = byzantine.get(&id) {

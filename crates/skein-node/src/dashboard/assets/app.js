@@ -34,9 +34,12 @@ async function getJson(url, timeoutMs) {
 async function pollNode(node, timeoutMs) {
   const entry = (state.nodes[node.id] ||= { rates: {}, extra: {} });
   const started = performance.now();
+  const startedAt = Date.now();
   try {
     entry.status = await getJson(`${node.api}/api/v1/status`, timeoutMs);
     entry.rtt = performance.now() - started;
+    // When the node read its clock for this status, on the page's clock (± half the round trip).
+    entry.statusAt = startedAt + entry.rtt / 2;
     entry.lastOk = Date.now();
     entry.state = "up";
   } catch (e) {
@@ -55,6 +58,7 @@ async function pollNode(node, timeoutMs) {
   for (const path of L.SERVICES[service]?.extra || []) {
     jobs.push(getJson(`${node.api}${path}`, timeoutMs).then((v) => (entry.extra[path] = v), () => delete entry.extra[path]));
   }
+  if (SERVICE_POLLS[service]) jobs.push(SERVICE_POLLS[service](node, entry, timeoutMs));
   await Promise.allSettled(jobs);
 }
 
@@ -134,6 +138,8 @@ async function pollAll() {
     return false;
   });
   await Promise.allSettled([...polled.map((n) => pollNode(n, timeoutMs)), pollLauncher()]);
+  const service = Object.values(state.nodes).find((e) => e.state === "up")?.status?.service;
+  if (ROUND_POLLS[service]) await ROUND_POLLS[service](timeoutMs).catch(() => {});
 }
 
 function rowsNow() {

@@ -95,7 +95,7 @@ const SERVICES = {
     row(p) {
       const ring = ringKey(p);
       return {
-        role: ring == null ? p.state || "ring member" : `ring ${shortKey(ring)}`,
+        role: ring == null ? p.state || "ring member" : `ring ${shortKey(ringHex(ring))}`,
         term: p.state ?? "—",
         progress: keysOf(p),
         leader: null,
@@ -104,7 +104,8 @@ const SERVICES = {
     throughput: { metric: "skein_requests_total", label: "requests/s" },
   },
   gossip: {
-    extra: ["/api/v1/gossip/peers", "/api/v1/gossip/messages"],
+    // Delivered messages are read incrementally (messagesQuery), not as an extra.
+    extra: ["/api/v1/gossip/peers"],
     row(p) {
       const role = p.left ? "left" : p.joined === false ? "joining" : "member";
       const eager = Array.isArray(p.eager_peers) ? ` · eager [${p.eager_peers.join(",")}]` : "";
@@ -178,11 +179,16 @@ function majorityLeader(rows) {
   return best;
 }
 
-/** A node's place on the DHT ring as an angle in radians, from its key (hex or number). */
+/**
+ * A node's place on the DHT ring as an angle in radians, from its key: the
+ * status's big-endian byte array (how a ring id serializes), hex, or a number.
+ */
 function ringAngle(key) {
   let fraction;
   if (typeof key === "number") fraction = (key % 1e9) / 1e9;
-  else {
+  else if (Array.isArray(key)) {
+    fraction = key.slice(0, 4).reduce((acc, byte, i) => acc + (Number(byte) & 0xff) * 256 ** (3 - i), 0) / 0x100000000;
+  } else {
     const hex = String(key).replace(/^0x/, "").replace(/[^0-9a-fA-F]/g, "").slice(0, 8).padEnd(8, "0");
     fraction = parseInt(hex, 16) / 0x100000000;
   }
@@ -206,6 +212,42 @@ function niceMax(values) {
   return 10 * magnitude;
 }
 
+/**
+ * Where to put labels of points on a circle at `angles` (radians) so that
+ * neighbours are at least `gap` apart (less if n·gap would overflow the
+ * circle): each as near its own angle as that allows. Same order as given.
+ * Two nodes close on the ring keep their true dots but get readable labels.
+ */
+function spreadAngles(angles, gap) {
+  const n = angles.length;
+  if (n < 2) return angles.slice();
+  const TAU = 2 * Math.PI;
+  gap = Math.min(gap, TAU / n);
+  const order = angles.map((a, i) => [((a % TAU) + TAU) % TAU, i]).sort((x, y) => x[0] - y[0]);
+  // Start after the widest empty arc: the wrap-around is where room is.
+  let start = 0;
+  let widest = -1;
+  for (let k = 0; k < n; k++) {
+    const next = k + 1 < n ? order[k + 1][0] : order[0][0] + TAU;
+    if (next - order[k][0] > widest) [widest, start] = [next - order[k][0], (k + 1) % n];
+  }
+  const placed = [];
+  for (let k = 0; k < n; k++) {
+    const [a] = order[(start + k) % n];
+    placed.push(start + k >= n ? a + TAU : a);
+  }
+  for (let k = 1; k < n; k++) placed[k] = Math.max(placed[k], placed[k - 1] + gap);
+  placed[n - 1] = Math.min(placed[n - 1], placed[0] + TAU - gap);
+  for (let k = n - 2; k >= 0; k--) placed[k] = Math.min(placed[k], placed[k + 1] - gap);
+  const out = new Array(n);
+  for (let k = 0; k < n; k++) {
+    const [original, index] = order[(start + k) % n];
+    // Back to the caller's turn of the circle.
+    out[index] = angles[index] + (placed[k] - (start + k >= n ? original + TAU : original));
+  }
+  return out;
+}
+
 /** A DHT node's ring position, wherever its status keeps it. */
 function ringKey(p) {
   return p?.node?.ring ?? p?.position ?? p?.ring_position ?? p?.ring ?? null;
@@ -226,8 +268,94 @@ function peerEdges(peersById) {
   return edges;
 }
 
+/** Recent broadcasts the coverage panel remembers; older ones are dropped. */
+const BROADCASTS_MAX = 32;
+/** Messages asked of a node per poll (the newest ones on the first poll). */
+const MESSAGES_PAGE = 32;
+
+/**
+ * The query for a node's newest delivered messages: after the last sequence
+ * number this page read (`cursor`), or the last MESSAGES_PAGE when it has
+ * none or the node's count went backwards (another node on that address).
+ */
+function messagesQuery(cursor, delivered) {
+  const fresh = cursor == null || !(delivered >= cursor);
+  const after = fresh ? Math.max(0, (delivered || 0) - MESSAGES_PAGE) : cursor;
+  return { after, query: `?after=${after}&limit=${MESSAGES_PAGE}` };
+}
+
+/**
+ * Folds one node's page of delivered messages into `broadcasts` (id →
+ * {id, origin, payload, deliveries: {node: at}}), timing each delivery on
+ * the page's clock: the node's clock started `uptime_ms` before its status
+ * was read (`statusAt`), and `delivered_ms` counts from that start. Keeps
+ * the newest BROADCASTS_MAX broadcasts. Returns the node's new cursor.
+ */
+function recordDeliveries(broadcasts, node, page, statusAt, uptimeMs, max = BROADCASTS_MAX) {
+  let cursor = null;
+  const nodeStart = statusAt - uptimeMs;
+  for (const m of page?.messages || []) {
+    if (typeof m.id !== "string" || typeof m.delivered_ms !== "number") continue;
+    let b = broadcasts.get(m.id);
+    if (!b) {
+      b = { id: m.id, origin: m.origin, payload: String(m.payload ?? "").slice(0, 80), deliveries: {} };
+      broadcasts.set(m.id, b);
+    }
+    if (!(node in b.deliveries)) b.deliveries[node] = { at: nodeStart + m.delivered_ms, hops: m.hops };
+    cursor = Math.max(cursor ?? 0, m.seq);
+  }
+  while (broadcasts.size > max) {
+    const oldest = [...broadcasts.values()].reduce((a, c) => (broadcastStart(c) < broadcastStart(a) ? c : a));
+    broadcasts.delete(oldest.id);
+  }
+  return cursor ?? (typeof page?.next_after === "number" ? page.next_after : null);
+}
+
+/** When a broadcast started: its earliest delivery (the origin delivers first). */
+function broadcastStart(b) {
+  const times = Object.values(b.deliveries).map((d) => d.at);
+  return times.length ? Math.min(...times) : Infinity;
+}
+
+/** Broadcasts newest first, for the panel's chooser. */
+function newestBroadcasts(broadcasts) {
+  return [...broadcasts.values()].sort((a, b) => broadcastStart(b) - broadcastStart(a));
+}
+
+/**
+ * Coverage over time as a step curve: [[ms after the first delivery,
+ * nodes delivered so far]], from delivery times in ms (any common clock).
+ */
+function coverageCurve(times) {
+  const sorted = times.filter((t) => Number.isFinite(t)).sort((a, b) => a - b);
+  if (sorted.length === 0) return [];
+  return sorted.map((t, i) => [t - sorted[0], i + 1]);
+}
+
+/** A beacon's trace (`/api/v1/gossip/trace/{id}`: reports of [node, ms, hops]) as a coverage curve. */
+function traceCoverage(trace) {
+  return coverageCurve((trace?.reports || []).map((r) => (Array.isArray(r) ? r[1] : NaN)));
+}
+
+/** The same from the page's own timing of each node's delivery. */
+function estimatedCoverage(broadcast) {
+  return coverageCurve(Object.values(broadcast?.deliveries || {}).map((d) => d.at));
+}
+
+/** "reached 18 of 20 nodes in 12 ms" for a curve; `total` is the nodes watched. */
+function coverageSummary(curve, total) {
+  if (curve.length === 0) return "no deliveries seen yet";
+  const [ms, nodes] = curve[curve.length - 1];
+  return `reached ${nodes} of ${total} nodes in ${Math.round(ms)} ms`;
+}
+
 function lower(v) {
   return v == null ? "?" : String(v).toLowerCase();
+}
+/** A ring id as hex, whether the status gave bytes or text. */
+function ringHex(key) {
+  if (!Array.isArray(key)) return String(key);
+  return key.map((b) => (Number(b) & 0xff).toString(16).padStart(2, "0")).join("");
 }
 function shortKey(k) {
   const s = String(k);
@@ -260,7 +388,19 @@ const SkeinLogic = {
   majorityLeader,
   ringAngle,
   ringKey,
+  ringHex,
+  spreadAngles,
   peerEdges,
+  BROADCASTS_MAX,
+  MESSAGES_PAGE,
+  messagesQuery,
+  recordDeliveries,
+  broadcastStart,
+  newestBroadcasts,
+  coverageCurve,
+  traceCoverage,
+  estimatedCoverage,
+  coverageSummary,
   ago,
   niceMax,
 };

@@ -10,6 +10,41 @@ const PANELS = {
   gossip: gossipPanel,
 };
 
+/** Service reads beyond SERVICES' extras, run with each node's poll. */
+const SERVICE_POLLS = { gossip: pollGossipMessages };
+/** Service reads run once per poll round, after every node's. */
+const ROUND_POLLS = { gossip: pollBeaconTrace };
+
+/** The gossip panel's memory: recent broadcasts and each node's read cursor. */
+const gossip = { broadcasts: new Map(), cursors: {}, selected: null, trace: null, chooser: null, choices: "" };
+
+/** Reads only the messages a node delivered since the last poll. */
+async function pollGossipMessages(node, entry, timeoutMs) {
+  const { query } = L.messagesQuery(gossip.cursors[node.id], entry.status?.protocol?.delivered);
+  const page = await getJson(`${node.api}/api/v1/gossip/messages${query}`, timeoutMs);
+  const cursor = L.recordDeliveries(gossip.broadcasts, node.id, page, entry.statusAt, entry.status.uptime_ms);
+  if (cursor != null) gossip.cursors[node.id] = cursor;
+}
+
+/** The shown broadcast's trace from a beacon, when the cluster has one up. */
+async function pollBeaconTrace(timeoutMs) {
+  const id = shownBroadcast()?.id;
+  const beacon = state.config.nodes.find((n) => state.nodes[n.id]?.state === "up" && state.nodes[n.id].status?.protocol?.beacon === true);
+  if (!id || !beacon) {
+    gossip.trace = null;
+    return;
+  }
+  try {
+    gossip.trace = { id, beacon: beacon.id, value: await getJson(`${beacon.api}/api/v1/gossip/trace/${id}`, timeoutMs) };
+  } catch (e) {
+    gossip.trace = { id, beacon: beacon.id, error: e.message };
+  }
+}
+
+function shownBroadcast() {
+  return (gossip.selected && gossip.broadcasts.get(gossip.selected)) || L.newestBroadcasts(gossip.broadcasts)[0] || null;
+}
+
 function renderPanel(service, rows) {
   const panel = $("#panel");
   const render = PANELS[service] || genericPanel;
@@ -102,19 +137,23 @@ function bftPanel(rows) {
 }
 
 function dhtPanel(rows) {
-  const size = 240;
-  const svg = svgEl("svg", { class: "ring", viewBox: `0 0 ${size} ${size}` });
-  svg.append(svgEl("circle", { cx: size / 2, cy: size / 2, r: 80, class: "ringline" }));
-  for (const r of rows) {
+  const [width, height, radius] = [340, 250, 80];
+  const [cx, cy] = [width / 2, height / 2];
+  const svg = svgEl("svg", { class: "ring dht", viewBox: `0 0 ${width} ${height}` });
+  svg.append(svgEl("circle", { cx, cy, r: radius, class: "ringline" }));
+  const angles = rows.map((r) => L.ringAngle(L.ringKey(r.entry.status?.protocol || {}) ?? r.id * 977));
+  // Nodes close on the ring keep their true dots; their labels move apart.
+  const labelAngles = L.spreadAngles(angles, 0.4);
+  rows.forEach((r, i) => {
     const p = r.entry.status?.protocol || {};
-    const a = L.ringAngle(L.ringKey(p) ?? r.id * 977);
-    const x = size / 2 + 80 * Math.cos(a);
-    const y = size / 2 + 80 * Math.sin(a);
-    svg.append(svgEl("circle", { cx: x, cy: y, r: 7, class: `dot ${r.state}` }));
-    const label = svgEl("text", { x: x + 9, y: y + 4, class: "axis" });
+    const [x, y] = [cx + radius * Math.cos(angles[i]), cy + radius * Math.sin(angles[i])];
+    const [lx, ly] = [cx + (radius + 16) * Math.cos(labelAngles[i]), cy + (radius + 16) * Math.sin(labelAngles[i])];
+    svg.append(svgEl("line", { x1: x, y1: y, x2: lx, y2: ly, class: "grid" }));
+    svg.append(svgEl("circle", { cx: x, cy: y, r: 6, class: `dot ${r.state}`, "data-node": r.id }));
+    const label = svgEl("text", { x: lx, y: ly + 3, class: `axis ${Math.cos(labelAngles[i]) < -0.1 ? "left" : Math.cos(labelAngles[i]) > 0.1 ? "" : "middle"}` });
     label.textContent = `${r.id}${p.keys != null ? ` (${p.keys} keys)` : ""}`;
     svg.append(label);
-  }
+  });
   return [el("p", { class: "muted" }, "each node at its ring position, with how many keys it stores"), svg, genericDetails(rows, ["/api/v1/dht/routing", "/api/v1/dht/size"])];
 }
 
@@ -141,8 +180,46 @@ function gossipPanel(rows) {
   return [
     el("p", { class: "muted" }, "eager-push links between nodes, and how many broadcasts each delivered"),
     svg,
-    genericDetails(rows, ["/api/v1/gossip/peers", "/api/v1/gossip/messages"]),
+    ...coverageSection(rows.length),
+    genericDetails(rows, ["/api/v1/gossip/peers"]),
   ];
+}
+
+/** How many nodes delivered one broadcast, over time from its start. */
+function coverageSection(total) {
+  const parts = [el("h3", {}, "broadcast coverage")];
+  const shown = shownBroadcast();
+  if (!shown) {
+    parts.push(el("p", { class: "muted" }, "no broadcast seen yet: send one with `skein gossip broadcast TEXT --api URL` (or POST /api/v1/gossip/broadcast)"));
+    return parts;
+  }
+  parts.push(broadcastChooser(shown.id));
+  const traced = gossip.trace?.id === shown.id && gossip.trace.value ? gossip.trace : null;
+  const curve = traced ? L.traceCoverage(traced.value) : L.estimatedCoverage(shown);
+  const source = traced
+    ? `timed by beacon node ${traced.beacon} (its clock, as each node's report arrived)`
+    : "timed from each node's delivery time and uptime (± its status round trip; start a node with --set beacon=true for exact times)";
+  const svg = svgEl("svg", { id: "coverage", class: "plot wide", "data-nodes": curve.length ? curve[curve.length - 1][1] : 0, "data-source": traced ? "beacon" : "estimate" });
+  plotSteps(svg, `nodes that delivered ${shown.id} (of ${total})`, curve, total);
+  parts.push(svg, el("p", {}, L.coverageSummary(curve, total)), el("p", { class: "muted" }, source));
+  return parts;
+}
+
+/** A select of recent broadcasts, kept across renders so a choice sticks. */
+function broadcastChooser(shownId) {
+  const list = L.newestBroadcasts(gossip.broadcasts);
+  const choices = list.map((b) => b.id).join(",");
+  if (!gossip.chooser) {
+    gossip.chooser = el("select", { id: "broadcast", onchange: (e) => { gossip.selected = e.target.value; render(); } });
+  }
+  if (gossip.choices !== choices) {
+    gossip.choices = choices;
+    gossip.chooser.replaceChildren(
+      ...list.map((b) => el("option", { value: b.id }, `${b.id.slice(-6)} from node ${b.origin}: ${JSON.stringify(b.payload).slice(0, 40)}`)),
+    );
+  }
+  gossip.chooser.value = shownId;
+  return el("div", { class: "fault" }, "broadcast ", gossip.chooser);
 }
 
 function genericPanel(rows) {

@@ -70,6 +70,47 @@ function plot(svg, title, lines) {
   }
 }
 
+/**
+ * A step curve of [x ms, y] points from x = 0, y from 0 to `yMax` (how
+ * coverage over time is drawn: y rises by one at each delivery).
+ */
+function plotSteps(svg, title, points, yMax) {
+  const W = 320;
+  const H = 120;
+  const pad = { l: 40, r: 12, t: 18, b: 16 };
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  svg.replaceChildren();
+  const last = points.length ? points[points.length - 1][0] : 0;
+  const xMax = L.niceMax([last]);
+  const top = Math.max(1, yMax);
+  const x = (v) => pad.l + (v / xMax) * (W - pad.l - pad.r);
+  const y = (v) => pad.t + (1 - v / top) * (H - pad.t - pad.b);
+  const heading = svgEl("text", { x: pad.l, y: 12, class: "title" });
+  heading.textContent = title;
+  svg.append(heading);
+  for (const f of [0, 0.5, 1]) {
+    svg.append(svgEl("line", { x1: pad.l, x2: W - pad.r, y1: y(top * f), y2: y(top * f), class: "grid" }));
+    const label = svgEl("text", { x: pad.l - 4, y: y(top * f) + 3, class: "axis" });
+    // Node counts: whole numbers only.
+    label.textContent = Number.isInteger(top * f) ? String(top * f) : "";
+    svg.append(label);
+  }
+  for (const [v, text] of [[0, "0"], [xMax, `${formatNumber(xMax)} ms`]]) {
+    const label = svgEl("text", { x: x(v) + (v ? 0 : 6), y: H - 3, class: "axis" });
+    label.textContent = text;
+    svg.append(label);
+  }
+  if (points.length === 0) return;
+  let d = `M${x(0).toFixed(1)},${y(0).toFixed(1)}`;
+  let previous = 0;
+  for (const [px, py] of points) {
+    d += `L${x(px).toFixed(1)},${y(previous).toFixed(1)}L${x(px).toFixed(1)},${y(py).toFixed(1)}`;
+    previous = py;
+  }
+  d += `L${x(xMax).toFixed(1)},${y(previous).toFixed(1)}`;
+  svg.append(svgEl("path", { d, class: "line s2" }));
+}
+
 /** Below this many points a plot still spans this many, so early lines do not stretch. */
 const PLOT_POINTS_MIN = 60;
 
