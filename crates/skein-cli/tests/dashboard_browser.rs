@@ -7,13 +7,14 @@
 //!   with their keys counts (`dashboard-dht.png`);
 //! - a 5-node gossip cluster: the graph panel draws 5 nodes joined by eager
 //!   links, and the coverage plot shows a broadcast at all 5, timed by the
-//!   beacon (`dashboard-gossip.png`).
+//!   beacon (`dashboard-gossip.png`), and the same without a beacon, timed by
+//!   the page (`dashboard-gossip-estimate.png`).
 //!
 //! The browser is driven over the DevTools protocol on a pipe by
 //! `support/dashboard_e2e.js` and `support/dashboard_panels.js` (Node 18+,
 //! no npm packages; the plumbing is `support/cdp.js`). Skipped, with the
 //! reason printed, without `chromium` or `node` (`.ci/run` installs
-//! Debian's chromium when it can). Port offsets 17100, 17700 and 17750
+//! Debian's chromium when it can). Port offsets 17100, 17700, 17750, 17800
 //! (dashboards on 8000 + offset).
 
 mod support;
@@ -190,9 +191,19 @@ fn the_dht_panel_draws_the_ring_with_each_nodes_keys() {
 
 #[test]
 fn the_gossip_panel_draws_the_overlay_and_a_broadcasts_coverage() {
+    gossip_panel_check(17750, "gossip", &[]);
+}
+
+/// Without a beacon the page times each delivery itself (uptime and delivered_ms).
+#[test]
+fn without_a_beacon_the_page_times_the_coverage_itself() {
+    gossip_panel_check(17800, "gossip-estimate", &["--set", "beacon=false"]);
+}
+
+fn gossip_panel_check(offset: u16, mode: &str, node_flags: &[&str]) {
     let Some(chromium) = chromium() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let cluster = Cluster::start(dir.path(), "gossip", 5, 17750, &[], &[]);
+    let cluster = Cluster::start(dir.path(), "gossip", 5, offset, &[], node_flags);
     let http = client(Duration::from_secs(5));
     // Plumtree reaches the nodes in the overlay when it is sent: wait until all have joined.
     let started = Instant::now();
@@ -240,15 +251,16 @@ fn the_gossip_panel_draws_the_overlay_and_a_broadcasts_coverage() {
         );
         std::thread::sleep(Duration::from_millis(200));
     };
-    let shot = screenshot("dashboard-gossip.png");
+    let shot = screenshot(&format!("dashboard-{mode}.png"));
     let profile = dir.path().join("chromium-profile");
+    let url = format!("http://127.0.0.1:{}/?interval=500", 8000 + offset);
     let report = run_script(
         "dashboard_panels.js",
         &[
             chromium,
-            "http://127.0.0.1:25750/?interval=500",
+            &url,
             "5",
-            "gossip",
+            mode,
             shot.to_str().unwrap(),
             profile.to_str().unwrap(),
         ],

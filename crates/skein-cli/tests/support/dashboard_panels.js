@@ -1,13 +1,14 @@
 // The dht and gossip panels in headless Chromium, for
 // tests/dashboard_browser.rs:
 //
-//   node dashboard_panels.js CHROMIUM URL NODES dht|gossip SCREENSHOT.png [PROFILE_DIR]
+//   node dashboard_panels.js CHROMIUM URL NODES dht|gossip|gossip-estimate SCREENSHOT.png [PROFILE_DIR]
 //
 // Loads URL and waits until the table shows NODES nodes up and the panel
 // draws them: dht — NODES dots on the ring at distinct places, each
 // labelled with its keys count (reports how many labels overlap); gossip — NODES dots, eager links that join
 // every node into one graph, and a coverage plot showing a broadcast (sent
-// before the page loaded) at all NODES nodes, timed by the beacon.
+// before the page loaded) at all NODES nodes, timed by the beacon
+// (gossip-estimate: by the page itself, for a cluster without a beacon).
 // Prints what it saw as `seen: {json}`, saves a screenshot.
 "use strict";
 const { run, sleep } = require("./cdp.js");
@@ -45,9 +46,10 @@ run(chromium, profile, screenshot, 60000, async (b) => {
     })()`);
   } else {
     await b.waitFor("eager links", `document.querySelectorAll('#panel svg.ring line.edge').length >= ${nodes - 1}`, WITHIN_MS);
+    const source = service === "gossip-estimate" ? "estimate" : "beacon";
     const coveredAfter = await b.waitFor(
-      "coverage of the broadcast at every node, from the beacon",
-      `(() => { const c = document.querySelector('#coverage'); return !!c && c.dataset.nodes === "${nodes}" && c.dataset.source === "beacon"; })()`,
+      `coverage of the broadcast at every node, timed by the ${source}`,
+      `(() => { const c = document.querySelector('#coverage'); return !!c && c.dataset.nodes === "${nodes}" && c.dataset.source === "${source}"; })()`,
       WITHIN_MS,
     );
     console.log(`coverage plot shows ${nodes} nodes after ${coveredAfter} ms`);
