@@ -245,3 +245,93 @@ fn bad_broadcasts_get_json_errors() {
         text(&out)
     );
 }
+
+/// Issue 7 on real processes: what a node delivered survives a SIGKILL and
+/// a restart in its data dir. Its delivery count and message numbering
+/// continue, the old message is not delivered again, new ones are.
+/// (The in-process test `a_restarted_node_does_not_deliver_a_message_again`
+/// in skein-gossip sends it the late copy that would re-deliver.)
+/// Port offset 17850, from the dashboard helper's range.
+#[test]
+fn a_restarted_node_keeps_what_it_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::start(
+        dir.path(),
+        "gossip",
+        3,
+        17_850,
+        &[],
+        &["--set", "tick_ms=20"],
+    );
+    let status = |n: u16| get(&format!("{}/api/v1/status", cluster.api(n)));
+    wait_until(JOIN_WITHIN, "all three joined with eager links", || {
+        (1..=3).all(|n| {
+            status(n).is_some_and(|s| {
+                s["protocol"]["joined"] == true
+                    && s["protocol"]["eager_peers"]
+                        .as_array()
+                        .is_some_and(|e| e.len() == 2)
+            })
+        })
+    });
+    let delivered_at_3 = |id: &str| -> Option<Vec<u64>> {
+        let page = get(&format!(
+            "{}/api/v1/gossip/messages?limit=256",
+            cluster.api(3)
+        ))?;
+        Some(
+            page["messages"]
+                .as_array()?
+                .iter()
+                .filter(|m| m["id"] == id)
+                .filter_map(|m| m["seq"].as_u64())
+                .collect(),
+        )
+    };
+    let broadcast = |payload: &str| {
+        post(
+            &format!("{}/api/v1/gossip/broadcast", cluster.api(1)),
+            json!({ "payload": payload }),
+        )
+        .and_then(|a| a["id"].as_str().map(str::to_string))
+        .expect("node 1 broadcasts")
+    };
+    let old = broadcast("before the restart");
+    wait_until(Duration::from_secs(10), "node 3 delivers it", || {
+        delivered_at_3(&old).is_some_and(|s| s.len() == 1)
+    });
+    let seq = delivered_at_3(&old).unwrap()[0];
+
+    cluster.act("kill", 3);
+    cluster.act("restart", 3);
+    wait_until(JOIN_WITHIN, "node 3 is back with its peers", || {
+        status(3).is_some_and(|s| {
+            s["protocol"]["eager_peers"]
+                .as_array()
+                .is_some_and(|e| !e.is_empty())
+        })
+    });
+    let after = status(3).unwrap();
+    assert_eq!(
+        after["protocol"]["delivered"],
+        seq,
+        "the delivery count continues: {}",
+        text_of(&after)
+    );
+    let new = broadcast("after the restart");
+    wait_until(
+        Duration::from_secs(10),
+        "node 3 delivers the new one",
+        || delivered_at_3(&new).is_some_and(|s| s.len() == 1),
+    );
+    assert_eq!(
+        delivered_at_3(&new).unwrap(),
+        [seq + 1],
+        "numbered after the old one"
+    );
+    assert_eq!(
+        delivered_at_3(&old).unwrap(),
+        Vec::<u64>::new(),
+        "{old} delivered again"
+    );
+}
