@@ -214,11 +214,17 @@ impl Dht {
             let start = me.add_pow2(index);
             if index == 0 {
                 // Finger 0 is the successor. Stabilize corrects it one node
-                // per round; a lookup through the farthest finger (a node
-                // whose tables may not know us yet) finds the true one at
-                // once when a join landed far from its place.
-                let far = self.routing.fingers.iter().rev().flatten().next().cloned();
-                if let Some(far) = far.filter(|f| f.id != succ.id) {
+                // per round; a lookup through another node finds the true
+                // one at once when a join landed far from its place. The
+                // node is picked at random among the fingers: after many
+                // concurrent joins successor pointers can form two chains
+                // interleaved around the ring, each locally consistent, and
+                // stabilize never merges them. Always asking the same finger
+                // may keep routing inside our own chain; another finger's
+                // route reaches the other chain's node just before us, whose
+                // successor answer is closer than ours.
+                let far = self.random_finger_other_than(ctx, succ.id);
+                if let Some(far) = far {
                     let id = self.start_lookup(ctx, start, Purpose::Finger(0), Some(far));
                     if self.lookups.contains_key(&id) {
                         self.finger_lookup = Some(id);
@@ -236,6 +242,25 @@ impl Dht {
             }
             return;
         }
+    }
+
+    fn random_finger_other_than(
+        &self,
+        ctx: &mut Context<'_, Self>,
+        not: skein_core::NodeId,
+    ) -> Option<NodeRef> {
+        let mut candidates: Vec<&NodeRef> = Vec::new();
+        for f in self.routing.fingers.iter().flatten() {
+            if f.id != not && f.id != self.routing.me.id && candidates.iter().all(|c| c.id != f.id)
+            {
+                candidates.push(f);
+            }
+        }
+        if candidates.is_empty() {
+            return None;
+        }
+        let pick = ctx.rng().next_u64() as usize % candidates.len();
+        Some(candidates[pick].clone())
     }
 
     pub(crate) fn on_leaving(

@@ -124,15 +124,17 @@ fn lookup_hops_on_a_ring_of_100() {
     );
 }
 
-/// The same on 1,000 nodes. KNOWN FAILING (seed 0): 6 s after the last
-/// join, node 707 (the first id after zero) still has no predecessor and a
-/// successor ~100 places too far, so the ring check fails before hops are
-/// measured; rings of ≤ 100 converge. Not yet diagnosed.
+/// The same on 1,000 nodes, all booted within 5 s. This found two
+/// successor chains interleaved around the ring, each locally consistent
+/// (node 427 with no predecessor and a successor past its true one), which
+/// stabilize never merges; the successor check now asks a random finger
+/// instead of always the farthest. Seed 0 passes in ~4.5 min (release, loaded
+/// 2-core machine):
 /// `cargo test --release -p skein-sim --test sweep_dht lookup_hops_on_a_ring_of_1000 -- --ignored --nocapture`
 #[test]
 #[ignore]
 fn lookup_hops_on_a_ring_of_1000() {
-    let opts = options(1_000, 4_000_000, "none");
+    let opts = options(1_000, 9_000_000, "none");
     let ledger = run_with_ledger(&opts);
     print_ring("ring of 1000", &opts, &ledger);
     let ring = ledger.ring.unwrap();

@@ -43,8 +43,13 @@ pub const FAULTS: [FaultKind; 4] = [
 
 /// The whole ring has booted within about this long.
 pub const JOIN_SPREAD_MS: u64 = 3_000;
-/// Time the ring gets after the faults stop before it is judged.
-pub const STABILIZE_MS: u64 = 6_000;
+/// Time the ring gets after the faults stop before it is judged: 6 s, plus
+/// 24 ms per node, because stabilize walks a misplaced successor home one
+/// node per round and a large ring booted at once has long walks (1,000
+/// nodes: 30 s; seed 0 needed between 6 and 30 s).
+pub fn stabilize_ms(nodes: u16) -> u64 {
+    6_000 + 24 * u64::from(nodes)
+}
 
 pub fn faults(opts: &RunOptions) -> Result<FaultSet, SimError> {
     if opts.faults == FaultSet::all() {
@@ -102,7 +107,7 @@ pub fn simulation<'t>(
     cfg.nemesis.interval_max_ms = 6_000;
     cfg.clients.think_ms_max = 20;
     cfg.clients.timeout_ms = 4_000;
-    cfg.liveness_bound_ms = STABILIZE_MS;
+    cfg.liveness_bound_ms = stabilize_ms(opts.nodes);
     cfg.nemesis.quiet_after_percent = 50;
     let sim = Simulation::new(cfg, protocol_config(), DhtWorkload::new(ledger.clone()))?
         .invariant(checks::versions_never_go_back())

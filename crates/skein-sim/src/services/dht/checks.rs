@@ -97,6 +97,41 @@ pub fn ring_is_whole(ledger: Rc<RefCell<Ledger>>) -> Box<dyn Check<Dht>> {
     )
 }
 
+/// One node's own view of its place, for a failure message: enough to tell
+/// a node that was never told of a neighbour from one that forgot it.
+fn neighbourhood(cores: &BTreeMap<NodeId, &Dht>, id: NodeId) -> String {
+    let dht = cores[&id];
+    let routing = dht.routing();
+    let status = dht.status_now();
+    let successors: Vec<NodeId> = routing.successors.iter().map(|n| n.id).collect();
+    format!(
+        "node {id} sees predecessor {:?}, successors {successors:?}, rpc timeouts {}, forgot {}",
+        routing.predecessor.as_ref().map(|p| p.id),
+        status.counters.rpc_timeouts,
+        status.counters.nodes_forgotten,
+    )
+}
+
+/// Where following successors from `id` leads, with each node's predecessor:
+/// shows whether a node that nobody points at hangs off the ring or loops.
+fn successor_chain(cores: &BTreeMap<NodeId, &Dht>, id: NodeId) -> String {
+    let mut at = id;
+    let mut chain = Vec::new();
+    for _ in 0..6 {
+        let routing = cores[&at].routing();
+        let pred = routing.predecessor.as_ref().map(|p| p.id.0);
+        chain.push(format!(
+            "{at}(pred {pred:?}, ring {})",
+            &cores[&at].me().ring.to_hex()[..8]
+        ));
+        match routing.successors.first() {
+            Some(next) if cores.contains_key(&next.id) => at = next.id,
+            _ => break,
+        }
+    }
+    format!("chain from {id}: {}", chain.join(" -> "))
+}
+
 fn examine(cores: &BTreeMap<NodeId, &Dht>, ledger: &Ledger) -> Result<RingReport, String> {
     if let Some((id, dht)) = cores.iter().find(|(_, d)| !d.is_member()) {
         return Err(format!("node {id} is {:?}, not a ring member", dht.state()));
@@ -112,7 +147,12 @@ fn examine(cores: &BTreeMap<NodeId, &Dht>, ledger: &Ledger) -> Result<RingReport
         let pred = routing.predecessor.as_ref().map(|p| p.id);
         if n > 1 && (succ != next || pred != Some(prev)) {
             return Err(format!(
-                "node {id}: successor {succ} (want {next}), predecessor {pred:?} (want {prev})"
+                "node {id}: successor {succ} (want {next}), predecessor {pred:?} (want {prev}); \
+                 {}; {}; {}; {}",
+                neighbourhood(cores, *id),
+                neighbourhood(cores, next),
+                neighbourhood(cores, prev),
+                successor_chain(cores, next),
             ));
         }
     }
