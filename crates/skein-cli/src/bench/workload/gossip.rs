@@ -14,7 +14,7 @@
 //!            delivered at the nodes it needs, or --timeout-ms ("undelivered")
 //! ```
 //!
-//! Latency is from sending the broadcast until an observer saw the last
+//! The run starts once every node sees the others alive. Latency is from sending the broadcast until an observer saw the last
 //! needed delivery, so it includes up to one poll gap ([`POLL_GAP`]) plus a
 //! poll's round trip: read it with that resolution. Throughput is
 //! broadcasts completed per second. A node keeps its last `messages_max`
@@ -38,6 +38,8 @@ pub const TRACKED_MAX: usize = 65_536;
 const PAGE: usize = 256;
 /// Pages read to find where a node's delivery log ends (it keeps ≤ 1,024 messages by default).
 const CATCH_UP_PAGES_MAX: usize = 1_024;
+/// How long to wait for every node to see the others alive before the run.
+pub const OVERLAY_WAIT: Duration = Duration::from_secs(30);
 
 #[derive(Deserialize)]
 struct Page {
@@ -53,6 +55,16 @@ struct Delivered {
 #[derive(Deserialize)]
 struct Broadcasted {
     id: String,
+}
+
+#[derive(Deserialize)]
+struct Peers {
+    peers: Vec<Peer>,
+}
+
+#[derive(Deserialize)]
+struct Peer {
+    state: String,
 }
 
 /// Which nodes have delivered which message, as the observers saw it.
@@ -119,6 +131,7 @@ impl GossipWorkload {
         timeout: Duration,
         until: GossipUntil,
     ) -> anyhow::Result<Self> {
+        wait_for_overlay(&apis, timeout).await?;
         let deliveries = Arc::new(Deliveries::default());
         let mut observers = Vec::new();
         for (node, api) in apis.iter().enumerate() {
@@ -183,6 +196,38 @@ async fn messages_page(http: &reqwest::Client, api: &str, after: u64) -> Result<
         return Err(status_error(status, &body));
     }
     serde_json::from_slice(&body).map_err(|_| "bad_json".into())
+}
+
+/// Waits until every node sees at least the others alive: Plumtree delivers
+/// to the members a node knows, so a broadcast sent while the overlay is
+/// still forming may never reach a node that joined after it, and the run
+/// should measure the overlay, not its formation.
+async fn wait_for_overlay(apis: &[String], timeout: Duration) -> anyhow::Result<()> {
+    let http = http_client(timeout);
+    let deadline = tokio::time::Instant::now() + OVERLAY_WAIT;
+    for api in apis {
+        let url = format!("{api}/api/v1/gossip/peers");
+        loop {
+            let alive = match http.get(&url).send().await {
+                Ok(response) => match response.json::<Peers>().await {
+                    Ok(body) => body.peers.iter().filter(|p| p.state == "alive").count(),
+                    Err(_) => 0,
+                },
+                Err(_) => 0,
+            };
+            if alive + 1 >= apis.len() {
+                break;
+            }
+            if tokio::time::Instant::now() > deadline {
+                anyhow::bail!(
+                    "{api} sees {alive} of the other {} nodes alive after {OVERLAY_WAIT:?}; is the overlay up?",
+                    apis.len() - 1
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(())
 }
 
 /// The sequence number of the last message `api` delivered so far.
