@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Side by side: skein's raft service and etcd 3.4, both 3 members on
 # loopback with fsync on, under the same `skein bench` workload (put and get
-# at several client counts; same keys, values and client). Prints one table.
+# at several client counts; same keys, values and client), and one redis
+# server as a single-node ceiling (append-only file, `appendfsync always`:
+# durable like the others, but no replication). Prints one table.
 #
 #   bench/compare.sh                     # clients 1 16 256, 10 s each
 #   CLIENTS="1 64" SECONDS_EACH=5 bench/compare.sh
 #
-# Needs: a release `skein` (built if missing), and etcd + etcdctl (Debian's
-# etcd-server / etcd-client, installed with apt-get if missing, which needs root).
-# Ports: etcd clients 23791-23793, peers 23801-23803; skein offset 20000
-# (24001-24003 and so on). Everything started here is stopped on exit.
+# Needs: a release `skein` (built if missing), etcd + etcdctl and
+# redis-server (Debian's etcd-server / etcd-client / redis-server, installed
+# with apt-get if missing, which needs root). REDIS=0 leaves redis out.
+# Ports: etcd clients 23791-23793, peers 23801-23803; redis 23790; skein
+# offset 20000 (24001-24003 and so on). Everything started here is stopped
+# on exit, and its data deleted.
 set -euo pipefail
 
 CLIENTS=${CLIENTS:-"1 16 256"}
@@ -20,6 +24,8 @@ TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 SKEIN=${SKEIN:-$TARGET_DIR/release/skein}
 WORK=$(mktemp -d -t skein-compare.XXXXXX)
 OFFSET=20000
+REDIS=${REDIS:-1}
+REDIS_PORT=23790
 
 if [[ ! -x $SKEIN ]]; then
   echo "building skein (release)…" >&2
@@ -31,9 +37,17 @@ if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
   $sudo_ apt-get install -y etcd-server etcd-client >&2
 fi
 
-ETCD_PIDS=()
+if [[ $REDIS == 1 ]] && ! command -v redis-server >/dev/null; then
+  echo "installing redis (Debian: redis-server)…" >&2
+  sudo_=""; [[ $(id -u) -ne 0 ]] && sudo_="sudo"
+  $sudo_ apt-get install -y redis-server >&2
+  # The package starts a system-wide server on 6379; this script runs its own.
+  $sudo_ systemctl stop redis-server >/dev/null 2>&1 || $sudo_ service redis-server stop >/dev/null 2>&1 || true
+fi
+
+PIDS=()
 cleanup() {
-  for pid in "${ETCD_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   "$SKEIN" cluster down --dir "$WORK/skein" >/dev/null 2>&1 || true
   wait 2>/dev/null || true
   rm -rf "$WORK"
@@ -48,7 +62,7 @@ for i in 1 2 3; do
     --listen-peer-urls "http://127.0.0.1:2380$i" --initial-advertise-peer-urls "http://127.0.0.1:2380$i" \
     --initial-cluster "$CLUSTER" --initial-cluster-state new --initial-cluster-token skein-compare \
     --log-level error >"$WORK/etcd-$i.log" 2>&1 &
-  ETCD_PIDS+=($!)
+  PIDS+=($!)
 done
 ETCD_API="http://127.0.0.1:23791,http://127.0.0.1:23792,http://127.0.0.1:23793"
 for _ in $(seq 100); do
@@ -60,6 +74,16 @@ done
 "$SKEIN" cluster up --service raft --nodes 3 --detach --fresh --dir "$WORK/skein" \
   --port-offset $OFFSET >/dev/null
 SKEIN_API="http://127.0.0.1:$((4001 + OFFSET)),http://127.0.0.1:$((4002 + OFFSET)),http://127.0.0.1:$((4003 + OFFSET))"
+
+# redis: one server, append-only file fsynced before each reply batch.
+REDIS_API="redis://127.0.0.1:$REDIS_PORT"
+if [[ $REDIS == 1 ]]; then
+  mkdir -p "$WORK/redis"
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$WORK/redis" --save "" \
+    --appendonly yes --appendfsync always --daemonize no --protected-mode yes \
+    >"$WORK/redis.log" 2>&1 &
+  PIDS+=($!)
+fi
 
 run() { # target op clients -> "ops/s p50_ms p99_ms errors"
   local target=$1 op=$2 clients=$3 api=$4 json="$WORK/$1-$2-$3.json"
@@ -74,15 +98,22 @@ print(f'{r["throughput_ops_per_sec"]:.0f} {lat.get("p50", 0) / 1000:.2f} {lat.ge
 PY
 }
 
-printf '%-4s %7s | %10s %8s %8s %6s | %10s %8s %8s %6s | %6s\n' \
-  op clients "skein/s" "p50 ms" "p99 ms" errors "etcd/s" "p50 ms" "p99 ms" errors ratio
+cell() { # target op clients api -> "ops/s p50 p99 errors" or dashes
+  if [[ $1 == redis && ( $REDIS != 1 || $2 == cas ) ]]; then echo "- - - -"; else run "$@"; fi
+}
+ratio() { python3 -c "import sys; a, b = sys.argv[1:]; print(f'{float(a)/float(b):.2f}x' if b not in ('-', '0') and a != '-' else '-')" "$1" "$2" 2>/dev/null || echo -; }
+
+printf '%-4s %7s | %9s %7s %7s %5s | %9s %7s %7s %5s | %9s %7s %7s %5s | %10s %11s\n' \
+  op clients "skein/s" "p50 ms" "p99 ms" err "etcd/s" "p50 ms" "p99 ms" err "redis/s" "p50 ms" "p99 ms" err "skein/etcd" "skein/redis"
 for op in $OPS; do
   for c in $CLIENTS; do
-    read -r s_ops s_p50 s_p99 s_err < <(run skein "$op" "$c" "$SKEIN_API")
-    read -r e_ops e_p50 e_p99 e_err < <(run etcd "$op" "$c" "$ETCD_API")
-    ratio=$(python3 -c "print(f'{float(\"$s_ops\")/float(\"$e_ops\"):.2f}x' if '$e_ops' not in ('-','0') else '-')" 2>/dev/null || echo -)
-    printf '%-4s %7s | %10s %8s %8s %6s | %10s %8s %8s %6s | %6s\n' \
-      "$op" "$c" "$s_ops" "$s_p50" "$s_p99" "$s_err" "$e_ops" "$e_p50" "$e_p99" "$e_err" "$ratio"
+    read -r s_ops s_p50 s_p99 s_err < <(cell skein "$op" "$c" "$SKEIN_API")
+    read -r e_ops e_p50 e_p99 e_err < <(cell etcd "$op" "$c" "$ETCD_API")
+    read -r r_ops r_p50 r_p99 r_err < <(cell redis "$op" "$c" "$REDIS_API")
+    printf '%-4s %7s | %9s %7s %7s %5s | %9s %7s %7s %5s | %9s %7s %7s %5s | %10s %11s\n' \
+      "$op" "$c" "$s_ops" "$s_p50" "$s_p99" "$s_err" "$e_ops" "$e_p50" "$e_p99" "$e_err" \
+      "$r_ops" "$r_p50" "$r_p99" "$r_err" "$(ratio "$s_ops" "$e_ops")" "$(ratio "$s_ops" "$r_ops")"
   done
 done
-echo "(3 members each on loopback, fsync on; same client: skein bench; $SECONDS_EACH s per cell after 1 s warmup)"
+echo "(skein raft and etcd: 3 members each on loopback, fsync on; redis: 1 server, appendfsync always;"
+echo " same client: skein bench; $SECONDS_EACH s per cell after 1 s warmup; $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores)"

@@ -24,14 +24,16 @@ pub enum Service {
     Raft,
     Bftlist,
     Heartbeat,
+    Dht,
+    Gossip,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Op {
-    /// raft: write a random key of the key space.
+    /// raft, dht: write a random key of the key space.
     Put,
-    /// raft: a linearizable read of a random key (the key space is written first).
+    /// raft, dht: read a random key (the key space is written first; linearizable on raft).
     Get,
     /// raft: compare-and-swap on the client's own key, with the revision it last saw.
     Cas,
@@ -41,6 +43,8 @@ pub enum Op {
     Read,
     /// heartbeat: an echo answered by one node.
     Echo,
+    /// gossip: broadcast a message; done once delivered where --gossip-until says.
+    Broadcast,
 }
 
 impl Service {
@@ -49,6 +53,8 @@ impl Service {
             Service::Raft => &[Op::Put, Op::Get, Op::Cas],
             Service::Bftlist => &[Op::Append, Op::Read],
             Service::Heartbeat => &[Op::Echo],
+            Service::Dht => &[Op::Put, Op::Get],
+            Service::Gossip => &[Op::Broadcast],
         }
     }
 
@@ -57,6 +63,8 @@ impl Service {
             Service::Raft => "raft",
             Service::Bftlist => "bftlist",
             Service::Heartbeat => "heartbeat",
+            Service::Dht => "dht",
+            Service::Gossip => "gossip",
         }
     }
 
@@ -74,8 +82,20 @@ impl Op {
             Op::Append => "append",
             Op::Read => "read",
             Op::Echo => "echo",
+            Op::Broadcast => "broadcast",
         }
     }
+}
+
+/// Where a gossip broadcast must be delivered before it counts as done.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GossipUntil {
+    /// At every node of the cluster (coverage of the whole overlay).
+    #[default]
+    All,
+    /// At one node: the one after the origin in the node list.
+    Receiver,
 }
 
 /// Whose servers the load goes to.
@@ -87,6 +107,20 @@ pub enum TargetKind {
     /// An etcd (3.4+) cluster through its v3 JSON gateway, for comparison with
     /// raft: the same put/get/cas workload, keys and values.
     Etcd,
+    /// One redis server (`--api redis://HOST:PORT`), as a single-node
+    /// ceiling for raft's put/get workload (SET/GET over RESP).
+    Redis,
+}
+
+impl TargetKind {
+    /// The name reports show instead of a skein service's.
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            TargetKind::Skein => None,
+            TargetKind::Etcd => Some("etcd"),
+            TargetKind::Redis => Some("redis"),
+        }
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -95,15 +129,20 @@ pub enum TargetKind {
     skein bench --clients 16 --requests 20000\n  \
     skein bench --op get --rate 2000 --duration 10 --json get.json --plot get.svg\n  \
     skein bench --service bftlist --spawn 6 --port-offset 9000 --clients 4 --requests 1000\n  \
-    skein bench --target etcd --api http://127.0.0.1:2379,http://127.0.0.1:22379 --clients 16")]
+    skein bench --service dht --spawn 8 --port-offset 9000 --op get --key-space 1000\n  \
+    skein bench --service gossip --spawn 8 --port-offset 9000 --gossip-until all --clients 4\n  \
+    skein bench --target etcd --api http://127.0.0.1:2379,http://127.0.0.1:22379 --clients 16\n  \
+    skein bench --target redis --api redis://127.0.0.1:6379 --op get --clients 16")]
 pub struct BenchArgs {
-    /// skein nodes, or etcd's client URLs (--api) for a side-by-side run (bench/compare.sh).
+    /// skein nodes, or etcd's client URLs or a redis server (--api) for a
+    /// side-by-side run (bench/compare.sh).
     #[arg(long, value_enum, default_value_t = TargetKind::Skein)]
     pub target: TargetKind,
     /// The service to drive [default: the cluster's in --dir, else raft].
     #[arg(long, value_enum)]
     pub service: Option<Service>,
-    /// The operation [default: put for raft, append for bftlist, echo for heartbeat].
+    /// The operation [default: put for raft and dht, append for bftlist,
+    /// broadcast for gossip, echo for heartbeat].
     #[arg(long, value_enum)]
     pub op: Option<Op>,
     /// Concurrent clients, one connection pool each. Closed loop: each sends its
@@ -123,19 +162,24 @@ pub struct BenchArgs {
     /// Run unmeasured for this many seconds first (connections, caches; cap 600).
     #[arg(long, default_value_t = 0)]
     pub warmup: u64,
-    /// Keys are drawn uniformly from this many (raft).
+    /// Keys are drawn uniformly from this many (raft, dht).
     #[arg(long, default_value_t = 1_000)]
     pub key_space: u64,
-    /// Size of each written value or echoed text, in bytes (at most 65,536).
+    /// Size of each written value, echoed text or broadcast payload, in bytes (at most 65,536).
     #[arg(long, default_value_t = 64)]
     pub value_bytes: usize,
+    /// gossip: a broadcast is done once delivered at every node (all) or at the
+    /// node after its origin in the node list (receiver). Deliveries are seen by
+    /// polling each node's message log, so latency has a resolution of a few ms.
+    #[arg(long, value_enum, default_value_t = GossipUntil::All)]
+    pub gossip_until: GossipUntil,
     /// One request gives up after this many milliseconds (counted as a `timeout` error).
     #[arg(long, default_value_t = 10_000)]
     pub timeout_ms: u64,
     /// Use the cluster of `skein cluster up --dir DIR` (its cluster.json lists the nodes).
     #[arg(long, default_value = crate::cluster::DEFAULT_DIR, env = "SKEIN_CLUSTER_DIR")]
     pub dir: PathBuf,
-    /// The nodes' REST APIs, comma-separated, instead of --dir.
+    /// The nodes' REST APIs, comma-separated, instead of --dir (redis://HOST:PORT with --target redis).
     #[arg(long, value_delimiter = ',')]
     pub api: Vec<String>,
     /// bftlist: the cluster secret, to sign each client's requests with its
@@ -171,6 +215,7 @@ pub struct Plan {
     pub key_space: u64,
     pub value_bytes: usize,
     pub timeout: Duration,
+    pub gossip_until: GossipUntil,
 }
 
 fn usage(message: String) -> anyhow::Error {
@@ -208,6 +253,7 @@ impl BenchArgs {
             key_space: self.key_space,
             value_bytes: self.value_bytes,
             timeout: Duration::from_millis(self.timeout_ms),
+            gossip_until: self.gossip_until,
         })
     }
 }
@@ -242,6 +288,16 @@ impl BenchArgs {
             if self.api.is_empty() || self.spawn.is_some() || !raft {
                 return Err(usage(
                     "--target etcd: name etcd's client URLs with --api (no --spawn, --service raft or none); ops put, get, cas".into(),
+                ));
+            }
+        }
+        if self.target == TargetKind::Redis {
+            let raft = matches!(self.service, None | Some(Service::Raft));
+            let op = matches!(self.op, None | Some(Op::Put) | Some(Op::Get));
+            let url = self.api.len() == 1 && self.api[0].starts_with("redis://");
+            if !(url && self.spawn.is_none() && raft && op) {
+                return Err(usage(
+                    "--target redis: name one server with --api redis://HOST:PORT (no --spawn, --service raft or none); ops put, get".into(),
                 ));
             }
         }
@@ -320,6 +376,10 @@ mod tests {
         assert!(refusal(&["--op", "append"]).contains("raft expected one of: put, get, cas"));
         assert!(refusal(&["--spawn", "3", "--api", "http://a:1"]).contains("exclude"));
         assert!(refusal(&["--spawn", "0"]).contains("--spawn 0"));
+        let redis = ["--target", "redis", "--api", "redis://127.0.0.1:6379"];
+        assert!(parse(&redis).plan(None).is_ok());
+        assert!(refusal(&[&redis[..], &["--op", "cas"]].concat()).contains("ops put, get"));
+        assert!(refusal(&["--target", "redis", "--api", "http://a:1"]).contains("redis://"));
     }
 
     #[test]
@@ -332,7 +392,13 @@ mod tests {
 
     #[test]
     fn service_names_round_trip() {
-        for service in [Service::Raft, Service::Bftlist, Service::Heartbeat] {
+        for service in [
+            Service::Raft,
+            Service::Bftlist,
+            Service::Heartbeat,
+            Service::Dht,
+            Service::Gossip,
+        ] {
             assert_eq!(Service::from_name(service.name()), Some(service));
         }
         assert_eq!(Op::Cas.name(), "cas");

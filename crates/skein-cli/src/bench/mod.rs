@@ -1,9 +1,9 @@
 //! `skein bench`: a load generator for the services' REST APIs.
 //!
 //! ```text
-//!  args ──plan──▶ target (--api | --dir | --spawn) ──▶ workload (raft | bftlist | heartbeat)
+//!  args ──plan──▶ target (--api | --dir | --spawn) ──▶ workload (raft | bftlist | dht | gossip | heartbeat | etcd)
 //!                                                        │ one Client per concurrent client
-//!   phases: [prefill (raft get)] → [warmup] → measured   ▼
+//!   phases: [prefill (raft, dht get)] → [warmup] → measured ▼
 //!   driver: closed_loop (N back to back) | open_loop (--rate, latency from the due time)
 //!                                                        │ every completion
 //!                                                        ▼
@@ -36,8 +36,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use workload::{
-    bftlist::BftListWorkload, etcd::EtcdWorkload, heartbeat::HeartbeatWorkload, raft::RaftWorkload,
-    Workload,
+    bftlist::BftListWorkload, dht::DhtWorkload, etcd::EtcdWorkload, gossip::GossipWorkload,
+    heartbeat::HeartbeatWorkload, raft::RaftWorkload, redis::RedisWorkload, Workload,
 };
 
 /// Keys written before a `get` run at most (the rest of the key space reads as 404s).
@@ -71,10 +71,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     drop(spawned);
     let settings = Settings {
         command,
-        service: match plan.target {
-            TargetKind::Etcd => "etcd".into(),
-            TargetKind::Skein => plan.service.name().into(),
-        },
+        service: plan.target.name().unwrap_or(plan.service.name()).into(),
         op: plan.op.name().into(),
         clients: plan.clients,
         rate_per_sec: plan.rate_per_sec,
@@ -137,6 +134,23 @@ async fn execute(
             }
             Ok(drive(Arc::new(etcd(plan.op, false)), plan, stop).await)
         }
+        Service::Raft if plan.target == TargetKind::Redis => {
+            let address = workload::redis::address_of(&apis[0])
+                .with_context(|| format!("{}: expected redis://HOST:PORT", apis[0]))?;
+            let redis = |op, sequential| RedisWorkload {
+                address: address.clone(),
+                op,
+                key_space: plan.key_space,
+                value: workload::value_of_size(plan.value_bytes),
+                timeout: plan.timeout,
+                sequential,
+            };
+            workload::redis::wait_until_ready(&address, plan.timeout).await?;
+            if plan.op == Op::Get {
+                prefill(Arc::new(redis(Op::Put, true)), plan, stop).await?;
+            }
+            Ok(drive(Arc::new(redis(plan.op, false)), plan, stop).await)
+        }
         Service::Raft => {
             let raft = |op, sequential| RaftWorkload {
                 apis: apis.clone(),
@@ -154,6 +168,27 @@ async fn execute(
         }
         Service::Bftlist => {
             let workload = BftListWorkload::new(apis, plan.op, plan.timeout, signer.clone());
+            Ok(drive(Arc::new(workload), plan, stop).await)
+        }
+        Service::Dht => {
+            let dht = |op, sequential| DhtWorkload {
+                apis: apis.clone(),
+                op,
+                key_space: plan.key_space,
+                value: workload::value_of_size(plan.value_bytes),
+                timeout: plan.timeout,
+                sequential,
+            };
+            workload::dht::wait_for_ring(&apis, plan.timeout).await?;
+            if plan.op == Op::Get {
+                prefill(Arc::new(dht(Op::Put, true)), plan, stop).await?;
+            }
+            Ok(drive(Arc::new(dht(plan.op, false)), plan, stop).await)
+        }
+        Service::Gossip => {
+            let payload = workload::value_of_size(plan.value_bytes);
+            let workload =
+                GossipWorkload::start(apis, payload, plan.timeout, plan.gossip_until).await?;
             Ok(drive(Arc::new(workload), plan, stop).await)
         }
         Service::Heartbeat => {

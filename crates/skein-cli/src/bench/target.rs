@@ -26,7 +26,8 @@ pub fn resolve(args: &BenchArgs) -> anyhow::Result<Target> {
             .map(|a| a.trim().trim_end_matches('/').to_string())
             .filter(|a| !a.is_empty())
             .collect();
-        if let Some(bad) = apis.iter().find(|a| !a.starts_with("http://")) {
+        let redis = args.target == super::args::TargetKind::Redis;
+        if let Some(bad) = apis.iter().find(|a| !redis && !a.starts_with("http://")) {
             return Err(UsageError(format!(
                 "--api {bad}: expected URLs such as http://127.0.0.1:4001"
             ))
@@ -84,6 +85,8 @@ impl SpawnedCluster {
                 "up",
                 "--detach",
                 "--fresh",
+                // No extra process on the machine being measured.
+                "--no-dashboard",
                 "--service",
                 service.name(),
             ])

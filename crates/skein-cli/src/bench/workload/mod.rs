@@ -1,11 +1,14 @@
 //! What one request of each service is: the [`Workload`] trait and its
-//! three implementations. A workload owns no timing; the drivers
+//! implementations. A workload owns no timing; the drivers
 //! ([`super::closed_loop`], [`super::open_loop`]) call it and measure.
 
 pub mod bftlist;
+pub mod dht;
 pub mod etcd;
+pub mod gossip;
 pub mod heartbeat;
 pub mod raft;
+pub mod redis;
 
 use std::future::Future;
 use std::time::Duration;
