@@ -344,4 +344,38 @@ mod tests {
         assert_eq!(probe(other_addr).await, None);
         shutdown.cancel();
     }
+
+    #[tokio::test]
+    async fn rounds_resolve_the_name_probe_its_addresses_and_hand_on_other_nodes() {
+        let shutdown = CancellationToken::new();
+        let listener = TcpListener::bind("127.0.0.1:19503").await.unwrap();
+        let peer = identity_of("raft", NodeId(2), PortBases::default());
+        tokio::spawn(serve_identity(listener, peer, shutdown.clone()));
+        let dns = DnsPeers::parse("localhost:19503").unwrap();
+        let found = discover(&dns, "raft").await;
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].address().0, "2@127.0.0.1:5002:7002");
+        assert!(
+            discover(&dns, "bftlist").await.is_empty(),
+            "another service's node is no peer"
+        );
+
+        // Every round hands the peers found on to the core loop.
+        let (tx, mut rx) = mpsc::channel(4);
+        let interval = Duration::from_millis(50);
+        let round = tokio::spawn(rediscover(
+            dns.clone(),
+            "raft".into(),
+            NodeId(1),
+            interval,
+            tx,
+            shutdown.clone(),
+        ));
+        match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+            Ok(Some(crate::inbound::Inbound::Discovered(spec))) => assert_eq!(spec, found[0]),
+            other => panic!("expected node 2 discovered, got {other:?}"),
+        }
+        shutdown.cancel();
+        round.await.unwrap();
+    }
 }
