@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 /// How long the cluster may take to make progress again after a fault: a
 /// generous liveness bound for a loaded CI machine, not a performance claim.
-const RECOVER_WITHIN: Duration = Duration::from_secs(90);
+const RECOVER_WITHIN: Duration = Duration::from_secs(120);
 /// How long a minority stays cut off while the test watches it not progress.
 const PARTITION_FOR: Duration = Duration::from_secs(6);
 
