@@ -17,6 +17,11 @@ use std::time::{Duration, Instant};
 pub const ATTEMPTS_MAX: usize = 200;
 /// The pause before asking again while no leader is known.
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
+/// How long to wait for a node to accept a connection. A stopped process's
+/// port refuses at once, but a host that is gone (a killed container, a cut
+/// network) answers nothing: without this bound, each call would spend its
+/// whole timeout on it and never move on to the next node.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// What a node answered, after redirects.
 #[derive(Debug)]
@@ -61,6 +66,7 @@ impl LeaderClient {
         );
         let http = reqwest::Client::builder()
             .timeout(timeout)
+            .connect_timeout(CONNECT_TIMEOUT.min(timeout))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .context("cannot build an HTTP client")?;

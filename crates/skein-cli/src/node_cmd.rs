@@ -15,12 +15,28 @@ pub struct NodeArgs {
     /// This node's id, 1 to 999.
     #[arg(long, env = "SKEIN_ID")]
     pub id: Option<u16>,
+    /// Take the id from the host name's trailing number plus --id-offset (`raft-2` → 2), when --id is not given: stable across restarts in compose and Kubernetes StatefulSets.
+    #[arg(long, env = "SKEIN_ID_FROM_HOSTNAME")]
+    pub id_from_hostname: bool,
+    /// Added to the host name's number by --id-from-hostname (1 for a StatefulSet, whose pods count from 0) [default: 0].
+    #[arg(long, env = "SKEIN_ID_OFFSET")]
+    pub id_offset: Option<u16>,
     /// The service to run (see `skein services`) [default: heartbeat].
     #[arg(long, env = "SKEIN_SERVICE")]
     pub service: Option<String>,
     /// Cluster members, comma-separated: ID, ID@HOST or ID@HOST:TCP_PORT:UDP_PORT. This node's own id may be listed.
     #[arg(long, env = "SKEIN_PEERS", value_delimiter = ',')]
     pub peers: Option<Vec<String>>,
+    /// Find peers through DNS: every A record of NAME is probed on PORT, where each node serves
+    /// its id and ports; re-resolved every --peers-dns-interval-ms, so moved and added nodes are found.
+    #[arg(long, env = "SKEIN_PEERS_DNS", value_name = "NAME:PORT")]
+    pub peers_dns: Option<String>,
+    /// How often --peers-dns resolves and probes again [default: 2000].
+    #[arg(long, env = "SKEIN_PEERS_DNS_INTERVAL_MS")]
+    pub peers_dns_interval_ms: Option<u64>,
+    /// The cluster's members are ids 1 to N (with --peers-dns, whose answers give their addresses).
+    #[arg(long, env = "SKEIN_CLUSTER_SIZE")]
+    pub cluster_size: Option<u16>,
     /// Boot nodes to join through (gossip), in the --peers forms; added to --peers.
     #[arg(long = "boot", env = "SKEIN_BOOT_NODE", value_delimiter = ',')]
     pub boot: Option<Vec<String>>,
@@ -30,7 +46,8 @@ pub struct NodeArgs {
     pub set: Vec<String>,
     /// dht: join the ring through this node (`ID@HOST:TCP_PORT:UDP_PORT`); the same as
     /// `--set join=ADDR` or `SKEIN_DHT_JOIN=ADDR`.
-    #[arg(long, value_name = "ADDR")]
+    /// ADDR's host may be a host name (resolved at start); a node given its own id starts the ring.
+    #[arg(long, env = "SKEIN_JOIN", value_name = "ADDR")]
     pub join: Option<String>,
     /// TOML file with node settings as top-level keys and the service's settings in a table named after it.
     #[arg(long, env = "SKEIN_CONFIG")]
@@ -116,7 +133,14 @@ impl NodeArgs {
             service: self.service.clone(),
             peers: match (&self.peers, &self.boot) {
                 (None, None) => None,
-                (peers, boot) => Some(peers.iter().chain(boot).flatten().cloned().collect()),
+                (peers, boot) => Some(
+                    peers
+                        .iter()
+                        .chain(boot)
+                        .flatten()
+                        .map(|peer| skein_node::address::resolve_host(peer))
+                        .collect::<Result<_, _>>()?,
+                ),
             },
             bind: self.bind.clone(),
             advertise: self.advertise.clone(),
@@ -140,6 +164,11 @@ impl NodeArgs {
             api_token: self.api_token.clone(),
             api_token_file: self.api_token_file.clone(),
             api_write_rate: self.api_write_rate,
+            peers_dns: self.peers_dns.clone(),
+            cluster_size: self.cluster_size,
+            peers_dns_interval_ms: self.peers_dns_interval_ms,
+            id_from_hostname: self.id_from_hostname.then_some(true),
+            id_offset: self.id_offset,
         })
     }
 
@@ -169,7 +198,16 @@ impl NodeArgs {
             })?;
             from_flags.push((key, value));
         }
-        if let Some(join) = &self.join {
+        // A node given its own address to join through starts the ring instead,
+        // so every node of a compose file or StatefulSet can share one setting.
+        let own_join = self.join.as_deref().is_some_and(|join| {
+            join.split('@')
+                .next()
+                .and_then(|id| id.trim().parse::<u16>().ok())
+                == Some(settings.id.0)
+        });
+        if let Some(join) = self.join.as_ref().filter(|_| !own_join) {
+            let join = &skein_node::address::resolve_host(join)?;
             if settings.service != "dht" {
                 return Err(skein_node::ConfigError::new(
                     "join",

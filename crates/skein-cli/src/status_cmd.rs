@@ -23,12 +23,35 @@ pub struct StatusArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Ask the node that this environment's `SKEIN_*` variables configure
+    /// (`skein node` with no flags), on 127.0.0.1: the health check of a
+    /// container, whose nodes' API ports differ by id. Exits 1 if it does not answer.
+    #[arg(long, conflicts_with_all = ["cluster", "api"])]
+    pub this_node: bool,
+}
+
+/// The node `skein node` would run with only this environment.
+#[derive(clap::Parser)]
+struct NodeFromEnvironment {
+    #[command(flatten)]
+    node: crate::node_cmd::NodeArgs,
+}
+
+fn this_node_api() -> anyhow::Result<String> {
+    use clap::Parser;
+    let parsed = NodeFromEnvironment::try_parse_from(["skein-node"])?;
+    let settings = parsed.node.settings()?;
+    Ok(format!("http://127.0.0.1:{}", settings.api_port()))
 }
 
 pub fn run(args: StatusArgs) -> anyhow::Result<()> {
     let http = client(Duration::from_secs(2));
     if !args.cluster {
-        let status = block_on(fetch_status(&http, args.api.trim_end_matches('/')))?;
+        let api = match args.this_node {
+            true => this_node_api()?,
+            false => args.api.trim_end_matches('/').to_string(),
+        };
+        let status = block_on(fetch_status(&http, &api))?;
         if args.json {
             println!("{}", serde_json::to_string_pretty(&status)?);
             return Ok(());

@@ -79,6 +79,46 @@ impl PeerSpec {
     }
 }
 
+/// `ID@NAME` or `ID@NAME:STREAM_PORT:DATAGRAM_PORT` with NAME a host name:
+/// the same with NAME's address, resolved once now (for `--peers`, `--boot`
+/// and `--join` given by name, as in compose files). Other forms unchanged.
+pub fn resolve_host(text: &str) -> Result<String, ConfigError> {
+    let Some((id, rest)) = text.split_once('@') else {
+        return Ok(text.to_string());
+    };
+    let (host, ports) = match rest.split_once(':') {
+        Some((host, ports)) => (host, Some(ports)),
+        None => (rest, None),
+    };
+    let is_name = host.starts_with(|c: char| c.is_ascii_alphabetic())
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    if rest.starts_with('[') || host.parse::<IpAddr>().is_ok() || !is_name {
+        return Ok(text.to_string());
+    }
+    use std::net::ToSocketAddrs;
+    let unresolved = |why: String| ConfigError::new("peers", text, why);
+    let found: Vec<IpAddr> = (host, 0)
+        .to_socket_addrs()
+        .map_err(|e| unresolved(format!("a host name that resolves ({e})")))?
+        .map(|a| a.ip())
+        .collect();
+    let ip = found
+        .iter()
+        .find(|ip| ip.is_ipv4())
+        .or(found.first())
+        .ok_or_else(|| unresolved("a host name with an address".into()))?;
+    let host = match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+    };
+    Ok(match ports {
+        Some(ports) => format!("{id}@{host}:{ports}"),
+        None => format!("{id}@{host}"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +141,18 @@ mod tests {
         assert_eq!(p.datagram.to_string(), "[::1]:7005");
         assert_eq!(p.address().0, "5@[::1]:5005:7005");
         assert_eq!(PeerSpec::parse(&p.address().0, b).unwrap(), p);
+    }
+
+    #[test]
+    fn host_names_resolve_and_addresses_pass_through() {
+        assert_eq!(
+            resolve_host("2@localhost:5002:7002").unwrap(),
+            "2@127.0.0.1:5002:7002"
+        );
+        assert_eq!(resolve_host("2@localhost").unwrap(), "2@127.0.0.1");
+        for unchanged in ["2", "2@10.0.0.2", "2@10.0.0.2:1:2", "2@[::1]:1:2", "2@"] {
+            assert_eq!(resolve_host(unchanged).unwrap(), unchanged);
+        }
     }
 
     #[test]

@@ -70,6 +70,14 @@ pub struct NodeOverrides {
     pub api_token_file: Option<PathBuf>,
     /// State-changing REST requests per second per client address (0: no limit).
     pub api_write_rate: Option<u32>,
+    /// `NAME:PORT`: find peers through DNS (see `discovery`).
+    pub peers_dns: Option<String>,
+    /// Members are ids 1 to this, wherever they are (their addresses come from `peers_dns`).
+    pub cluster_size: Option<u16>,
+    pub peers_dns_interval_ms: Option<u64>,
+    /// Take the id from the host name's trailing number (plus `id_offset`) when none is given.
+    pub id_from_hostname: Option<bool>,
+    pub id_offset: Option<u16>,
 }
 
 impl NodeOverrides {
@@ -155,6 +163,11 @@ impl NodeOverrides {
             api_token: self.api_token.or(lower.api_token),
             api_token_file: self.api_token_file.or(lower.api_token_file),
             api_write_rate: self.api_write_rate.or(lower.api_write_rate),
+            peers_dns: self.peers_dns.or(lower.peers_dns),
+            cluster_size: self.cluster_size.or(lower.cluster_size),
+            peers_dns_interval_ms: self.peers_dns_interval_ms.or(lower.peers_dns_interval_ms),
+            id_from_hostname: self.id_from_hostname.or(lower.id_from_hostname),
+            id_offset: self.id_offset.or(lower.id_offset),
         }
     }
 }
@@ -247,17 +260,69 @@ pub struct NodeSettings {
     /// it starts and before any peer or client is heard; a service's prepare
     /// step adds them (bftlist: the state of `start_state_file`).
     pub startup_requests: Vec<serde_json::Value>,
+    /// Where to find peers by DNS, re-resolved every `peers_dns_interval`.
+    pub peers_dns: Option<crate::discovery::DnsPeers>,
+    pub peers_dns_interval: Duration,
+    /// Members are ids 1 to this besides `peers` (0: only `peers`).
+    pub cluster_size: u16,
+}
+
+/// `--advertise`: an IP address, or a host name resolved once now (a
+/// container's own host name names its address on the network peers share).
+fn advertised_address(text: &str) -> Result<IpAddr, ConfigError> {
+    if let Ok(ip) = text.parse() {
+        return Ok(ip);
+    }
+    let bad = |why: String| ConfigError::new("advertise", text, why);
+    let is_name = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    if !is_name {
+        return Err(bad(
+            "an IP address peers can reach this node at, such as 10.0.0.2, or a host name that resolves to one".into(),
+        ));
+    }
+    use std::net::ToSocketAddrs;
+    let found: Vec<IpAddr> = (text, 0)
+        .to_socket_addrs()
+        .map_err(|e| bad(format!("a host name that resolves ({e})")))?
+        .map(|a| a.ip())
+        .collect();
+    // One IPv4 address if there is one: peers on an IPv4-only network reach it.
+    found
+        .iter()
+        .find(|ip| ip.is_ipv4() && !ip.is_loopback())
+        .or_else(|| found.iter().find(|ip| !ip.is_loopback()))
+        .copied()
+        .ok_or_else(|| bad("a host name that resolves to an address other than loopback".into()))
 }
 
 pub const LOG_LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
 
 impl NodeSettings {
     pub fn resolve(layers: NodeOverrides, sections: toml::Table) -> Result<Self, ConfigError> {
-        let id = layers.id.ok_or_else(|| {
+        let from_hostname = match (layers.id, layers.id_from_hostname) {
+            (None, Some(true)) => {
+                let name = crate::discovery::hostname().map_err(|e| {
+                    ConfigError::new(
+                        "id-from-hostname",
+                        "",
+                        format!("a readable host name ({e})"),
+                    )
+                })?;
+                Some(crate::discovery::id_from_hostname(
+                    &name,
+                    layers.id_offset.unwrap_or(0),
+                )?)
+            }
+            _ => None,
+        };
+        let id = layers.id.or(from_hostname).ok_or_else(|| {
             ConfigError::new(
                 "id",
                 "(missing)",
-                "a node id from 1 to 999 (--id or SKEIN_ID)",
+                "a node id from 1 to 999 (--id or SKEIN_ID, or --id-from-hostname)",
             )
         })?;
         if !(1..=999).contains(&id) {
@@ -297,15 +362,20 @@ impl NodeSettings {
             )
         })?;
         let advertise = match layers.advertise {
+            // Found by DNS, so on a network of containers: its own name gives its address there.
+            None if bind.is_unspecified() && layers.peers_dns.is_some() => {
+                let name = crate::discovery::hostname().map_err(|e| {
+                    ConfigError::new(
+                        "advertise",
+                        "",
+                        format!("an address, or a readable host name ({e})"),
+                    )
+                })?;
+                advertised_address(&name)?
+            }
             None if bind.is_unspecified() => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
             None => bind,
-            Some(text) => text.parse().map_err(|_| {
-                ConfigError::new(
-                    "advertise",
-                    &text,
-                    "an IP address peers can reach this node at, such as 10.0.0.2",
-                )
-            })?,
+            Some(text) => advertised_address(&text)?,
         };
         if advertise.is_unspecified() {
             return Err(ConfigError::new(
@@ -377,6 +447,28 @@ impl NodeSettings {
             1 << 20,
             skein_core::envelope::PAYLOAD_BYTES_MAX as u64,
         )? as usize;
+        let peers_dns = layers
+            .peers_dns
+            .as_deref()
+            .map(crate::discovery::DnsPeers::parse)
+            .transpose()?;
+        let peers_dns_interval_ms = positive(
+            "peers-dns-interval-ms",
+            layers.peers_dns_interval_ms,
+            2000,
+            3_600_000,
+        )?;
+        let cluster_size = layers.cluster_size.unwrap_or(0);
+        if cluster_size > 999 || (cluster_size > 0 && cluster_size < id.0) {
+            return Err(ConfigError::new(
+                "cluster-size",
+                cluster_size,
+                format!(
+                    "a member count from {} (this node's id) to 999: members are ids 1 to it",
+                    id.0
+                ),
+            ));
+        }
         let service_config = match sections.get(&service) {
             Some(toml::Value::Table(t)) => t.clone(),
             _ => toml::Table::new(),
@@ -424,6 +516,9 @@ impl NodeSettings {
                 .unwrap_or(crate::access::WRITE_RATE_DEFAULT),
             service_config,
             startup_requests: Vec::new(),
+            peers_dns,
+            peers_dns_interval: Duration::from_millis(peers_dns_interval_ms),
+            cluster_size,
         })
     }
 
@@ -431,7 +526,9 @@ impl NodeSettings {
     pub fn members(&self) -> Vec<NodeId> {
         let mut members: Vec<NodeId> = self.peers.iter().map(|p| p.id).collect();
         members.push(self.id);
+        members.extend((1..=self.cluster_size).map(NodeId));
         members.sort();
+        members.dedup();
         members
     }
 
@@ -556,7 +653,7 @@ mod tests {
         assert_eq!(v6.address().0, "3@[::1]:5003:7003");
         let spec = PeerSpec::parse(&v6.address().0, v6.ports).unwrap();
         assert_eq!(spec.stream.to_string(), "[::1]:5003");
-        for bad in ["host.example", "0.0.0.0", "::"] {
+        for bad in ["not a host!", "localhost", "0.0.0.0", "::"] {
             let err = resolve(None, Some(bad)).unwrap_err();
             assert_eq!(err.setting, "advertise", "{bad}");
         }

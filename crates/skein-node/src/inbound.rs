@@ -18,9 +18,16 @@ pub struct InboundFrame {
 #[derive(Debug)]
 pub enum Inbound {
     Frame(InboundFrame),
-    Persisted { token: u64 },
-    StorageFailed { token: u64, error: String },
+    Persisted {
+        token: u64,
+    },
+    StorageFailed {
+        token: u64,
+        error: String,
+    },
     Api(ApiCommand),
+    /// A peer found by DNS discovery where it answers now (see `discovery`).
+    Discovered(crate::address::PeerSpec),
 }
 
 /// Why a client request got no reply.

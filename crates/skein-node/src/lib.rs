@@ -18,6 +18,7 @@ pub mod auth;
 pub mod config;
 pub mod dashboard;
 pub mod datagram;
+pub mod discovery;
 pub mod error_bodies;
 pub mod inbound;
 pub mod logging;

@@ -175,6 +175,28 @@ where
         shutdown.clone(),
     ));
 
+    if let Some(dns) = &settings.peers_dns {
+        let identity_listener = bind_tcp(
+            "peer identity (--peers-dns)",
+            (settings.bind, dns.port).into(),
+        )
+        .await?;
+        let me = crate::discovery::identity_of(P::NAME, settings.id, settings.ports);
+        tokio::spawn(crate::discovery::serve_identity(
+            identity_listener,
+            me,
+            shutdown.clone(),
+        ));
+        tokio::spawn(crate::discovery::rediscover(
+            dns.clone(),
+            P::NAME.to_string(),
+            settings.id,
+            settings.peers_dns_interval,
+            inbound_tx.clone(),
+            shutdown.clone(),
+        ));
+    }
+
     let (storage_tx, storage_rx) = mpsc::channel(STORAGE_QUEUE_MAX);
     let storage = tokio::task::spawn_blocking({
         let inbound = inbound_tx.clone();
@@ -381,6 +403,7 @@ where
                 // Never report a failed write as durable: the protocol keeps waiting.
                 tracing::error!(token, error, "write not persisted");
             }
+            Inbound::Discovered(peer) => self.discovered(peer).await,
             Inbound::Api(ApiCommand::Status { reply }) => {
                 let status =
                     serde_json::to_value(self.protocol.status()).unwrap_or(serde_json::Value::Null);
@@ -405,6 +428,19 @@ where
                 self.pending.insert(id, reply);
                 self.step(Input::Request { id, request }).await;
             }
+        }
+    }
+
+    /// Points a member (or a peer the core added) at where DNS found it; a
+    /// node that is neither waits for the protocol to add it.
+    async fn discovered(&mut self, peer: crate::address::PeerSpec) {
+        if !self.peer_set.accepted.contains(peer.id) {
+            tracing::debug!(id = %peer.id, address = %peer.address(), "peers-dns: found a node that is not a member");
+            return self.metrics.peer_change("discovered_not_member");
+        }
+        let known = self.peer_set.dialers.get(&peer.id).map(|d| &d.spec);
+        if known != Some(&peer) {
+            self.peer_set.add(peer.id, &peer.address()).await;
         }
     }
 
