@@ -19,6 +19,7 @@ pub mod config;
 pub mod dashboard;
 pub mod datagram;
 pub mod error_bodies;
+pub mod fuzzing;
 pub mod inbound;
 pub mod logging;
 pub mod message_metrics;
