@@ -39,7 +39,7 @@ fn the_seed_corpus_replays_without_a_finding() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(ProptestConfig::with_cases(12))]
 
     #[test]
     fn random_scripts_never_break_the_core(script in prop::collection::vec(any::<u8>(), 0..1500)) {
