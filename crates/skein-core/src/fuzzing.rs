@@ -404,34 +404,34 @@ pub fn record_traffic<P: Protocol>(
     let mut inbox: Vec<(NodeId, NodeId, P::Message)> = Vec::new();
     let mut outcome = Outcome::default();
     let mut ok = |_: &P| Ok(());
-    for k in 0..nodes.len() {
-        let sent = nodes[k].feed_collect(Input::Start, &mut ok, &mut outcome);
-        route(&setup.members, nodes[k].id, sent, &mut inbox);
+    for node in nodes.iter_mut() {
+        let sent = node.feed_collect(Input::Start, &mut ok, &mut outcome);
+        route(&setup.members, node.id, sent, &mut inbox);
     }
     let mut requests = requests.iter();
     for round in 0..rounds {
-        for k in 0..nodes.len() {
-            nodes[k].now += step;
+        for (k, node) in nodes.iter_mut().enumerate() {
+            node.now += step;
             if k == me {
                 script.tick();
                 ops += 1;
             }
-            let sent = nodes[k].feed_collect(Input::Tick, &mut ok, &mut outcome);
-            route(&setup.members, nodes[k].id, sent, &mut inbox);
-            while let Some((which, (timer, _))) = nodes[k]
+            let sent = node.feed_collect(Input::Tick, &mut ok, &mut outcome);
+            route(&setup.members, node.id, sent, &mut inbox);
+            while let Some((which, (timer, _))) = node
                 .timers
                 .iter()
                 .enumerate()
-                .find(|(_, (_, &at))| at <= nodes[k].now)
+                .find(|(_, (_, &at))| at <= node.now)
                 .map(|(i, (&t, &at))| (i, (t, at)))
             {
-                nodes[k].timers.remove(&timer);
+                node.timers.remove(&timer);
                 if k == me {
                     script.timer(which as u8);
                     ops += 1;
                 }
-                let sent = nodes[k].feed_collect(Input::Timer(timer), &mut ok, &mut outcome);
-                route(&setup.members, nodes[k].id, sent, &mut inbox);
+                let sent = node.feed_collect(Input::Timer(timer), &mut ok, &mut outcome);
+                route(&setup.members, node.id, sent, &mut inbox);
             }
         }
         if round >= 5 {
