@@ -51,6 +51,7 @@ pub mod corrupt;
 mod eager;
 pub mod edfd;
 pub mod fd;
+pub mod fuzzing;
 pub mod hash;
 mod labels;
 pub mod machine;

@@ -16,6 +16,7 @@
 pub mod client_key;
 pub mod codec;
 pub mod envelope;
+pub mod fuzzing;
 pub mod heartbeat;
 pub mod id;
 pub mod mac;

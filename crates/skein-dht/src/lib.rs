@@ -20,6 +20,7 @@
 
 pub mod bootstrap;
 pub mod config;
+pub mod fuzzing;
 pub mod lookup;
 pub mod maintenance;
 pub mod message;

@@ -20,6 +20,7 @@ pub mod api;
 mod broadcast;
 pub mod config;
 pub mod dissemination;
+pub mod fuzzing;
 pub mod identity;
 mod join;
 pub mod membership;

@@ -20,6 +20,7 @@ pub mod dashboard;
 pub mod datagram;
 pub mod discovery;
 pub mod error_bodies;
+pub mod fuzzing;
 pub mod inbound;
 pub mod logging;
 pub mod message_metrics;

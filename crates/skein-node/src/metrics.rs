@@ -383,7 +383,7 @@ impl NodeMetrics {
 
 /// Reasons that say the sender is not an authenticated member (or did not
 /// say who it is): counted in `skein_peer_rejected_total{reason}`.
-pub const PEER_REJECT_REASONS: [&str; 7] = [
+pub const PEER_REJECT_REASONS: [&str; 8] = [
     "bad_mac",
     "missing_mac",
     "unexpected_mac",
@@ -391,6 +391,8 @@ pub const PEER_REJECT_REASONS: [&str; 7] = [
     "sender_mismatch",
     "no_hello",
     "hello_timeout",
+    // A connection closed at once: too many others have not said hello yet.
+    "unauthenticated_connections",
 ];
 
 fn peer_channel(peer: NodeId, channel: Channel) -> PeerChannel {

@@ -51,7 +51,16 @@ impl Service {
     }
 
     pub fn run(&self, mut settings: NodeSettings, shutdown: CancellationToken) -> NodeFuture {
-        let prepared = (self.prepare)(&mut settings).and_then(|()| match &settings.byzantine {
+        if let Err(error) = self.prepare(&mut settings) {
+            return Box::pin(async move { Err(NodeError::Config(error)) });
+        }
+        (self.run)(settings, self.api, shutdown)
+    }
+
+    /// The service's own adaptation of the settings, and the refusal of
+    /// `--byzantine` by services that have no Byzantine behaviours.
+    pub fn prepare(&self, settings: &mut NodeSettings) -> Result<(), ConfigError> {
+        (self.prepare)(settings).and_then(|()| match &settings.byzantine {
             // A prepare step that understands `--byzantine` takes it.
             Some(behaviour) => Err(ConfigError::new(
                 "byzantine",
@@ -62,11 +71,7 @@ impl Service {
                 ),
             )),
             None => Ok(()),
-        });
-        if let Err(error) = prepared {
-            return Box::pin(async move { Err(NodeError::Config(error)) });
-        }
-        (self.run)(settings, self.api, shutdown)
+        })
     }
 }
 

@@ -55,6 +55,10 @@ pub enum StorageError {
     Io { path: PathBuf, source: io::Error },
     #[error("record of {len} bytes exceeds the limit of {RECORD_BYTES_MAX} bytes")]
     TooLarge { len: usize },
+    /// Its frame would be eight zero bytes, which the reader takes for a
+    /// zero-filled tail: it would vanish at the next start.
+    #[error("an empty record cannot be stored (it reads back as a zero-filled tail); persist at least one byte")]
+    EmptyRecord,
     #[error(
         "record log {path} is corrupt at byte {offset} (record {index}) with intact data after it; \
          refusing to start rather than drop acknowledged records: restore the data directory \
@@ -289,6 +293,9 @@ fn adopt_legacy_file(dir: &Path) -> Result<(), StorageError> {
 }
 
 fn frame(bytes: &[u8]) -> Result<Vec<u8>, StorageError> {
+    if bytes.is_empty() {
+        return Err(StorageError::EmptyRecord);
+    }
     if bytes.len() > RECORD_BYTES_MAX {
         return Err(StorageError::TooLarge { len: bytes.len() });
     }
@@ -330,6 +337,15 @@ fn parse_records(bytes: &[u8]) -> Result<(Vec<Vec<u8>>, usize), Damage> {
         if len > RECORD_BYTES_MAX {
             return Err(damage);
         }
+        if len == 0 {
+            // Records are never empty (`frame`): a zero length with data
+            // after it is damage, not a record to keep — keeping it made a
+            // log read differently once its tail was cut.
+            if rest.len() == 8 {
+                break;
+            }
+            return Err(damage);
+        }
         if rest.len() - 8 < len {
             break; // the last record runs past the end: torn
         }
@@ -358,6 +374,37 @@ mod tests {
         for r in records {
             log.write(&StorageWrite::Append(r.to_vec())).unwrap();
         }
+    }
+
+    /// Found by the `wal` fuzz target: an empty record framed as eight zero
+    /// bytes, then a torn tail, opened as `[[]]` — and, once the tail was
+    /// cut, reopened as `[]`, the zero header now taken for a zero-filled tail.
+    #[test]
+    fn empty_records_are_refused_and_a_zero_header_before_data_is_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, _) = RecordLog::open(dir.path()).unwrap();
+        assert!(matches!(
+            log.write(&StorageWrite::Append(Vec::new())),
+            Err(StorageError::EmptyRecord)
+        ));
+        append_all(&mut log, &[b"kept"]);
+        drop(log);
+        let (_, records) = RecordLog::open(dir.path()).unwrap();
+        assert_eq!(records, vec![b"kept".to_vec()]);
+
+        let mut bytes = vec![0u8; 8];
+        bytes.extend([0x01, 0x02]);
+        std::fs::write(last_segment(dir.path()), &bytes).unwrap();
+        assert!(matches!(
+            RecordLog::open(dir.path()),
+            Err(StorageError::Corrupt { offset: 0, .. })
+        ));
+        std::fs::write(last_segment(dir.path()), [0u8; 8]).unwrap();
+        let (_, records) = RecordLog::open(dir.path()).unwrap();
+        assert!(
+            records.is_empty(),
+            "eight zero bytes alone are a zero-filled tail"
+        );
     }
 
     #[test]

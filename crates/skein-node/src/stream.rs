@@ -37,7 +37,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 pub const BACKOFF_MIN: Duration = Duration::from_millis(50);
@@ -45,6 +45,14 @@ pub const BACKOFF_MAX: Duration = Duration::from_secs(2);
 const READ_CHUNK_BYTES: usize = 64 * 1024;
 /// A connection that has not said hello by then is closed.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
+/// The largest frame a connection may send before its hello (whose payload
+/// is empty): a stranger cannot make this node buffer a whole
+/// `frame_bytes_max` before anything about it was checked.
+pub const PRE_HELLO_PAYLOAD_BYTES_MAX: usize = 256;
+/// Connections that have not said hello yet, at most; more are closed at
+/// once (`skein_peer_rejected_total{reason="unauthenticated_connections"}`).
+/// Peers say hello as their first frame, so only floods wait here.
+pub const UNAUTHENTICATED_CONNECTIONS_MAX: usize = 64;
 
 /// The peers whose hellos the listener accepts: the static members plus
 /// peers the core added, minus those it removed. Shared with the core loop,
@@ -131,6 +139,7 @@ pub async fn serve(
     metrics: NodeMetrics,
     shutdown: CancellationToken,
 ) {
+    let unauthenticated = Arc::new(Semaphore::new(UNAUTHENTICATED_CONNECTIONS_MAX));
     loop {
         let accepted = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -139,9 +148,15 @@ pub async fn serve(
         let Ok((socket, remote)) = accepted else {
             continue;
         };
+        let Ok(permit) = unauthenticated.clone().try_acquire_owned() else {
+            metrics.rejected("unauthenticated_connections");
+            drop(socket);
+            continue;
+        };
         let _ = socket.set_nodelay(true);
         let connection = read_connection(
             socket,
+            permit,
             me.clone(),
             members.clone(),
             inbound.clone(),
@@ -160,8 +175,11 @@ pub async fn serve(
 }
 
 /// Reads frames until the peer closes or misbehaves; the error is the reason.
+/// `permit`: this connection's place among the unauthenticated ones, given
+/// back once its hello is accepted.
 async fn read_connection(
     mut socket: TcpStream,
+    permit: OwnedSemaphorePermit,
     me: WireIdentity,
     members: AcceptedPeers,
     inbound: mpsc::Sender<Inbound>,
@@ -173,6 +191,7 @@ async fn read_connection(
     // A stranger's key, derived once for this connection.
     let mut stranger_keys: Option<Arc<Keyring>> = None;
     let hello_deadline = tokio::time::Instant::now() + HELLO_TIMEOUT;
+    let mut permit = Some(permit);
     loop {
         // Decode every whole frame already buffered.
         loop {
@@ -180,7 +199,12 @@ async fn read_connection(
             let keys = me.keys();
             let strangers = keys.as_ref().is_some_and(|k| k.derives());
             let ring = stranger_keys.clone().or(keys);
-            let decoded = match decode_prefix(&buffer, me.frame_bytes_max, ring.as_deref()) {
+            let payload_max = if peer.is_none() {
+                PRE_HELLO_PAYLOAD_BYTES_MAX.min(me.frame_bytes_max)
+            } else {
+                me.frame_bytes_max
+            };
+            let decoded = match decode_prefix(&buffer, payload_max, ring.as_deref()) {
                 Err(FrameError::UnknownSender { sender })
                     if strangers && stranger_keys.is_none() =>
                 {
@@ -202,6 +226,9 @@ async fn read_connection(
             let admits = |id: NodeId| strangers || members.contains(id);
             let from = accept_frame(&frame, &me, admits, &mut peer)
                 .inspect_err(|&reason| metrics.rejected(reason))?;
+            if peer.is_some() {
+                permit.take();
+            }
             if let Some(from) = from {
                 metrics.received(from, Channel::Stream);
                 let item = Inbound::Frame(InboundFrame {

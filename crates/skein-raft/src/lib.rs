@@ -25,6 +25,7 @@ pub mod config;
 pub mod election;
 pub mod follower;
 mod fuzz;
+pub mod fuzzing;
 pub mod kv;
 pub mod log;
 pub mod member_change;

@@ -176,6 +176,10 @@ impl NodeProcess {
             .expect("skein node starts");
         NodeProcess { id, child }
     }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for NodeProcess {

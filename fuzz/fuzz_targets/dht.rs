@@ -1,0 +1,5 @@
+//! dht messages decoded from arbitrary bytes and fed to the core, with its invariants checked.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    skein_dht::fuzzing::run_script(data);
+});
