@@ -29,7 +29,7 @@ pub struct BftConfig {
     /// Event-driven replication: a Rep message or client request that can
     /// advance the three-phase protocol does so at once and the change is
     /// sent without waiting for the tick (false = tick-driven only, as the
-    /// original). On by default: ALGORITHM.md, "Event-driven replication".
+    /// original; the default, see ALGORITHM.md "Event-driven replication").
     pub event_driven_replication: bool,
     /// Least time between two event-driven Rep broadcasts of a node; changes
     /// made meanwhile go out together at its end.
@@ -59,7 +59,11 @@ impl Default for BftConfig {
             self_stabilizing: true,
             event_driven_fd: true,
             k_admissibility: 5,
-            event_driven_replication: true,
+            // Off by default: measured (ALGORITHM.md, "Event-driven
+            // replication"), it cuts one client's latency ~3.5× but lowers
+            // throughput at 16+ clients, and the all-fault sweep with it on
+            // still finds runs that stop executing after the faults.
+            event_driven_replication: false,
             event_send_gap_us: 2_000,
             beat_threshold: None,
             cnt_threshold: None,

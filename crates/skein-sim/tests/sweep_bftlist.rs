@@ -172,6 +172,9 @@ fn bftlist_long_sweep() {
 /// ```text
 /// cargo test --release -p skein-sim --test sweep_bftlist liveness_sweep_300 -- --ignored --nocapture
 /// ```
+///
+/// `EVENT_DRIVEN=1` runs it with event-driven replication; `SEEDS=a..b` or
+/// `SEEDS=7,32` runs some seeds only.
 #[test]
 #[ignore]
 fn liveness_sweep_300() {
@@ -283,7 +286,7 @@ fn run_observed(o: &RunOptions) -> (skein_sim::RunReport, Option<f64>) {
         Ok(())
     };
     let cfg = bftlist::sim_config(o).unwrap();
-    let (sim, _) = bftlist::simulation_with(o, cfg).unwrap();
+    let (sim, _) = bftlist::simulation_of(cfg, protocol_from_env(o)).unwrap();
     let sim = sim.invariant(check_fn("recovery time (measured)", watch));
     let outcome = sim.run().unwrap();
     let report = services::report(o, outcome);
@@ -292,7 +295,8 @@ fn run_observed(o: &RunOptions) -> (skein_sim::RunReport, Option<f64>) {
 
 /// One seed of the liveness sweep, for diagnosis: prints every correct
 /// replica's summary once per virtual second after the faults stop.
-/// `SEED=7 cargo test --release -p skein-sim --test sweep_bftlist liveness_one_seed -- --ignored --nocapture`
+/// `SEED=7 EVENT_DRIVEN=1 cargo test --release -p skein-sim --test sweep_bftlist liveness_one_seed -- --ignored --nocapture`
+/// (`DUMP_FROM_MS`, `DUMP_EVERY_MS`: when to print, from the quiet point).
 #[test]
 #[ignore]
 fn liveness_one_seed() {
@@ -367,7 +371,16 @@ fn liveness_one_seed() {
     if let Ok(s) = std::env::var("EXTRA") {
         cfg.liveness_extra_steps_max = s.parse().unwrap();
     }
-    let (sim, _) = bftlist::simulation_with(&o, cfg).unwrap();
+    let (sim, _) = bftlist::simulation_of(cfg, protocol_from_env(&o)).unwrap();
     let outcome = sim.invariant(check_fn("dump", dump)).run().unwrap();
     println!("{}", services::report(&o, outcome));
+}
+
+/// The protocol settings of a run; `EVENT_DRIVEN=1` turns on event-driven
+/// replication (off by default), for the liveness sweeps in that mode.
+fn protocol_from_env(o: &RunOptions) -> skein_bft::BftConfig {
+    skein_bft::BftConfig {
+        event_driven_replication: std::env::var("EVENT_DRIVEN").is_ok_and(|v| v == "1"),
+        ..skein_sim::services::bftlist::protocol_config(o.clients)
+    }
 }

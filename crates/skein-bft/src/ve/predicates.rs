@@ -40,47 +40,27 @@ impl VeState {
     }
 
     /// `trans(j, ph, mode)`.
-    ///
-    /// Deviation (BFTLIST.md §2.1, FOLLOW with ph = 0): besides the phase-1
-    /// nodes moving to `succ(views[j].cur)`, the phase-0 nodes already
-    /// established there, `(succ, succ)`, count too, as phase 1's FOLLOW
-    /// counts phase-0 nodes whose `cur` is the target. Without them a node
-    /// left in phase 0 can no longer follow a view change once one node has
-    /// finished it: a Byzantine node that shows that view to some nodes only
-    /// (DIFFERENT_VIEWS) lets one correct node establish it with Q1, the
-    /// laggard then sees < Q2 in phase 1, resets, and the correct nodes
-    /// stall for good — three in phase 1 held by the reset node (its `next`
-    /// is their `cur`), one alone in the new view, one in RST_PAIR
-    /// (simulator seed 7 with event-driven replication). Moving to phase 1
-    /// grants no service, so safety is unchanged.
     pub fn trans(&self, n: usize, j: usize, ph: u8, mode: Mode) -> BTreeSet<usize> {
         let vj = self.views[j];
         self.counted(n)
             .filter(|&k| {
                 let vp = self.views[k];
-                if self.stale(n, k) {
-                    return false;
-                }
-                if self.phs[k] == ph {
-                    let target = vj.cur.succ(n);
-                    return mode == Mode::Follow
-                        && ph == 0
-                        && vp.cur == target
-                        && vp.next == target;
-                }
-                match (mode, ph) {
-                    // Deviation (BFTLIST.md §2.1): a reset node's RST_PAIR
-                    // names DF_VIEW as `next` but it is in no view; counted
-                    // as "remaining in view 0" it holds phase-1 nodes that
-                    // left view 0 waiting forever, while they hold it (sim
-                    // seed 26: three nodes in phase 1 for 0 → 1, three in
-                    // RST_PAIR, none with Q2). Not counted, the phase-1
-                    // nodes reset too and all recover through view 0.
-                    (Mode::Remain, 1) => vp.next == vj.cur && vp != RST_PAIR,
-                    (Mode::Remain, _) => vp.next == vj.cur,
-                    (Mode::Follow, 0) => vp.next == vj.cur.succ(n),
-                    (Mode::Follow, _) => vp.cur == vj.next,
-                }
+                self.phs[k] != ph
+                    && !self.stale(n, k)
+                    && match (mode, ph) {
+                        // Deviation (BFTLIST.md §2.1): a reset node's
+                        // RST_PAIR names DF_VIEW as `next` but it is in no
+                        // view; counted as "remaining in view 0" it holds
+                        // phase-1 nodes that left view 0 waiting forever,
+                        // while they hold it in RST_PAIR (sim seeds 7 and 26
+                        // with event-driven replication). Not counted, the
+                        // phase-1 nodes reset too and all recover through
+                        // view 0.
+                        (Mode::Remain, 1) => vp.next == vj.cur && vp != RST_PAIR,
+                        (Mode::Remain, _) => vp.next == vj.cur,
+                        (Mode::Follow, 0) => vp.next == vj.cur.succ(n),
+                        (Mode::Follow, _) => vp.cur == vj.next,
+                    }
             })
             .collect()
     }
