@@ -213,6 +213,12 @@ pub struct SimConfig {
     pub clients: ClientConfig,
     /// After the quiet phase starts, progress must happen within this bound.
     pub liveness_bound_ms: u64,
+    /// A run that went quiet but reaches `steps_max` before its liveness
+    /// deadline goes on for at most this many more events, so that liveness
+    /// is judged instead of skipped (0: stop at `steps_max`). Protocols whose
+    /// event rate varies a lot with their settings need it: the quiet point
+    /// is a share of events, the deadline a span of virtual time.
+    pub liveness_extra_steps_max: u64,
     /// Messages in flight on one directed link; more are dropped (datagram)
     /// or break the connection (stream), like a full socket buffer.
     pub in_flight_per_link_max: u32,
@@ -238,6 +244,7 @@ impl SimConfig {
             byzantine_nodes_max: None,
             clients: ClientConfig::default(),
             liveness_bound_ms: 5_000,
+            liveness_extra_steps_max: 0,
             in_flight_per_link_max: 1_024,
             queue_events_max: 1_000_000,
             boot_at_ms: Vec::new(),

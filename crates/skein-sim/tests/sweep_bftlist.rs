@@ -172,17 +172,38 @@ fn bftlist_long_sweep() {
 /// ```text
 /// cargo test --release -p skein-sim --test sweep_bftlist liveness_sweep_300 -- --ignored --nocapture
 /// ```
+///
+/// `EVENT_DRIVEN=1` runs it with event-driven replication; `SEEDS=a..b` or
+/// `SEEDS=7,32` runs some seeds only.
 #[test]
 #[ignore]
 fn liveness_sweep_300() {
     let started = std::time::Instant::now();
     let mut summary = SweepSummary::default();
     let mut slowest = (0, 0.0f64);
+    let mut recoveries = Vec::new();
     let mut skipped = Vec::new();
-    for seed in 0..300 {
+    // SEEDS=a..b or SEEDS=7,32 runs part of the sweep (to spread it over
+    // processes, or to re-run the seeds that failed).
+    let seeds: Vec<u64> =
+        std::env::var("SEEDS").map_or((0..300).collect(), |s| match s.split_once("..") {
+            Some((a, b)) => (a.parse().unwrap()..b.parse().unwrap()).collect(),
+            None => s.split(',').map(|x| x.trim().parse().unwrap()).collect(),
+        });
+    for seed in seeds {
         let o = options(80_000, "all").with_seed(seed);
+        let seed_started = std::time::Instant::now();
         let (r, recovered_s) = run_observed(&o);
+        println!(
+            "seed {seed}: recovered after {} · {} events, {:.1} virtual s, {} ops ok · {:.2} s",
+            recovered_s.map_or("—".to_string(), |s| format!("{s:.2} s")),
+            r.stats.events,
+            r.virtual_us as f64 / 1e6,
+            r.stats.ops_ok,
+            seed_started.elapsed().as_secs_f64()
+        );
         if let Some(s) = recovered_s {
+            recoveries.push(s);
             if s > slowest.1 {
                 slowest = (seed, s);
             }
@@ -213,6 +234,18 @@ fn liveness_sweep_300() {
         skipped.len(),
         skipped
     );
+    recoveries.sort_by(f64::total_cmp);
+    let at = |q: f64| recoveries[((recoveries.len() - 1) as f64 * q) as usize];
+    if !recoveries.is_empty() {
+        println!(
+            "recovery after the faults stop (s): p50 {:.2}, p90 {:.2}, p99 {:.2}, max {:.2} over {} seeds",
+            at(0.5),
+            at(0.9),
+            at(0.99),
+            at(1.0),
+            recoveries.len()
+        );
+    }
     assert_all_pass(&summary);
     assert!(
         skipped.is_empty(),
@@ -253,9 +286,101 @@ fn run_observed(o: &RunOptions) -> (skein_sim::RunReport, Option<f64>) {
         Ok(())
     };
     let cfg = bftlist::sim_config(o).unwrap();
-    let (sim, _) = bftlist::simulation_with(o, cfg).unwrap();
+    let (sim, _) = bftlist::simulation_of(cfg, protocol_from_env(o)).unwrap();
     let sim = sim.invariant(check_fn("recovery time (measured)", watch));
     let outcome = sim.run().unwrap();
     let report = services::report(o, outcome);
     (report, recovered.get().map(|us| us as f64 / 1e6))
+}
+
+/// One seed of the liveness sweep, for diagnosis: prints every correct
+/// replica's summary once per virtual second after the faults stop.
+/// `SEED=7 EVENT_DRIVEN=1 cargo test --release -p skein-sim --test sweep_bftlist liveness_one_seed -- --ignored --nocapture`
+/// (`DUMP_FROM_MS`, `DUMP_EVERY_MS`: when to print, from the quiet point).
+#[test]
+#[ignore]
+fn liveness_one_seed() {
+    use skein_sim::check::{check_fn, ClusterView};
+    use skein_sim::services::bftlist;
+    use std::cell::Cell;
+    let seed: u64 = std::env::var("SEED").map_or(7, |s| s.parse().unwrap());
+    let o = options(80_000, "all").with_seed(seed);
+    let env_ms = |k: &str, d: u64| std::env::var(k).map_or(d, |s| s.parse().unwrap());
+    let next = Cell::new(1_000 * env_ms("DUMP_FROM_MS", 0));
+    let every_us = 1_000 * env_ms("DUMP_EVERY_MS", 1_000);
+    let dump = move |view: &ClusterView<'_, skein_bft::BftNode>| {
+        let Some(quiet) = view.quiet_at_us() else {
+            return Ok(());
+        };
+        if view.now_us() < quiet + next.get() {
+            return Ok(());
+        }
+        next.set(next.get() + every_us);
+        println!(
+            "t = {:.3} s (quiet + {:.1} s)",
+            view.now_us() as f64 / 1e6,
+            (view.now_us() - quiet) as f64 / 1e6
+        );
+        for n in view.nodes().filter(|n| !n.honest) {
+            println!("  byzantine node {} {:?}", n.id, n.core.byzantine());
+        }
+        for n in view.honest() {
+            let s = skein_core::Protocol::status(n.core);
+            let ve = &n.core.state().ve;
+            println!(
+                "   ve phs {:?} views {:?} vchg {:?} wit {:?} mask {:?} echo {:?}",
+                ve.phs,
+                ve.views.iter().map(|v| (v.cur, v.next)).collect::<Vec<_>>(),
+                ve.vchg,
+                ve.wit,
+                ve.mask,
+                ve.echo
+                    .iter()
+                    .map(|e| (e.phase, e.view.cur, e.view.next, e.vchg))
+                    .collect::<Vec<_>>()
+            );
+            let st = n.core.state();
+            let me = n.core.params().me;
+            let own = &st.rep.rep[me];
+            println!(
+                "  node {} view {:?} pair {:?} phase {} allow {} pm {:?} susp {} le {} seq {} pend {} reqq {:?} vc {} nf {} paused {}",
+                n.id, s.view, s.view_pair, s.phase, s.allow_service, s.pm_status, s.suspected,
+                s.last_exec, own.seq, own.pend.len(),
+                own.reqq.iter().map(|e| (e.req.seq, e.req.view, e.status.0)).collect::<Vec<_>>(),
+                s.view_changed, s.need_flush, n.paused
+            );
+            println!("   counters {:?}", s.counters);
+            for (k, r) in st.rep.rep.iter().enumerate() {
+                println!(
+                    "     rep[{k}] le {} seq {} prim {:?} vc {} pend {} reqq {:?}",
+                    r.last_exec(),
+                    r.seq,
+                    r.prim,
+                    r.view_changed,
+                    r.pend.len(),
+                    r.reqq
+                        .iter()
+                        .map(|e| (e.req.seq, e.req.view, e.status.0))
+                        .collect::<Vec<_>>()
+                );
+            }
+        }
+        Ok(())
+    };
+    let mut cfg = bftlist::sim_config(&o).unwrap();
+    if let Ok(s) = std::env::var("EXTRA") {
+        cfg.liveness_extra_steps_max = s.parse().unwrap();
+    }
+    let (sim, _) = bftlist::simulation_of(cfg, protocol_from_env(&o)).unwrap();
+    let outcome = sim.invariant(check_fn("dump", dump)).run().unwrap();
+    println!("{}", services::report(&o, outcome));
+}
+
+/// The protocol settings of a run; `EVENT_DRIVEN=1` turns on event-driven
+/// replication (off by default), for the liveness sweeps in that mode.
+fn protocol_from_env(o: &RunOptions) -> skein_bft::BftConfig {
+    skein_bft::BftConfig {
+        event_driven_replication: std::env::var("EVENT_DRIVEN").is_ok_and(|v| v == "1"),
+        ..skein_sim::services::bftlist::protocol_config(o.clients)
+    }
 }

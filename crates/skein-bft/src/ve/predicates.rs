@@ -48,6 +48,15 @@ impl VeState {
                 self.phs[k] != ph
                     && !self.stale(n, k)
                     && match (mode, ph) {
+                        // Deviation (BFTLIST.md §2.1): a reset node's
+                        // RST_PAIR names DF_VIEW as `next` but it is in no
+                        // view; counted as "remaining in view 0" it holds
+                        // phase-1 nodes that left view 0 waiting forever,
+                        // while they hold it in RST_PAIR (sim seeds 7 and 26
+                        // with event-driven replication). Not counted, the
+                        // phase-1 nodes reset too and all recover through
+                        // view 0.
+                        (Mode::Remain, 1) => vp.next == vj.cur && vp != RST_PAIR,
                         (Mode::Remain, _) => vp.next == vj.cur,
                         (Mode::Follow, 0) => vp.next == vj.cur.succ(n),
                         (Mode::Follow, _) => vp.cur == vj.next,

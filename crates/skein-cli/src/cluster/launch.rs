@@ -316,7 +316,7 @@ fn per_node_keys(service: &str) -> bool {
 }
 
 /// Clients whose keys each node's key file holds (bftlist accepts ids below
-/// its `clients_max`, 16 by default; `skein bench` runs up to 1,024 clients).
+/// its `clients_max`, 64 by default; `skein bench` runs up to 1,024 clients).
 const KEYED_CLIENTS: u32 = 1024;
 
 /// DIR/keys/node-ID.keys (mode 0600): node `id`'s own keys, from the secret.

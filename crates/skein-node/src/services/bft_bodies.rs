@@ -25,7 +25,7 @@ pub const CLIENT_KEY_SERVICE: &str = "bftlist";
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitBody {
-    /// The client's id, `0..clients_max` (K of the spec; 16 by default).
+    /// The client's id, `0..clients_max` (K of the spec; 64 by default).
     pub client: u32,
     /// Identifies the request with `client`; must grow with each request of
     /// the client, which has one request outstanding at a time (§3).

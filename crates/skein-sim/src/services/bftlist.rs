@@ -47,7 +47,14 @@ pub const READ_PERCENT: u32 = 25;
 /// After the faults stop, correct replicas must agree from this long on
 /// (50 ticks: a failure-detector suspicion plus a view change).
 pub const CONVERGE_MS: u64 = 5_000;
-/// …and some operation must have succeeded by this long after.
+/// …and some operation must have succeeded by this long after. Measured
+/// (event-driven replication, all faults, seeds 0..146 of `liveness_sweep_300`
+/// with the VE fixes of the time, see skein-bft's ALGORITHM.md): the correct replicas agree on view and list 0.92 s
+/// after the faults stop at p50, 1.39 s at p90, 5.31 s at p99, 7.67 s at
+/// most (seed 0); with the final VE code seed 64 takes 10.75 s. 12 s covers
+/// the slowest seen and leaves the agreement check (`CONVERGE_MS` on) room
+/// to anchor, with little to spare; the runs go on to this deadline
+/// (`liveness_extra_steps_max`), so no seed is skipped.
 pub const LIVENESS_BOUND_MS: u64 = 12_000;
 
 /// A Byzantine bftlist node: the core acts out `behaviour` itself; this
@@ -81,10 +88,15 @@ pub fn registry() -> ByzantineRegistry<BftNode> {
     r
 }
 
+/// K the simulator runs with unless more clients need more: 16, the
+/// original's order of magnitude, keeps σK-bounded queues and logs (and so
+/// each simulated step) small; the node's default is larger.
+pub const CLIENTS_MAX: usize = 16;
+
 pub fn protocol_config(clients: u32) -> BftConfig {
     BftConfig {
         f: F,
-        clients_max: (clients as usize).max(BftConfig::default().clients_max),
+        clients_max: (clients as usize).max(CLIENTS_MAX),
         ..BftConfig::default()
     }
 }
@@ -126,6 +138,11 @@ pub fn sim_config(opts: &RunOptions) -> Result<SimConfig, SimError> {
     // ~4,000 events per virtual second: go quiet early so that a run of
     // 80,000 events reaches the liveness deadline.
     cfg.nemesis.quiet_after_percent = 30;
+    // The event rate depends on the run (event-driven replication and client
+    // load raise it): a run that reaches its step budget before the
+    // deadline goes on to it, so liveness is judged on every seed rather
+    // than skipped, at most doubling the run.
+    cfg.liveness_extra_steps_max = opts.steps;
     Ok(cfg)
 }
 

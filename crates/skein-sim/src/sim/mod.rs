@@ -171,10 +171,12 @@ impl<'t, P: Protocol, W: Workload<P>> Simulation<'t, P, W> {
         self
     }
 
-    /// Runs to `steps_max` events (or until the queue empties or a check fails).
+    /// Runs to `steps_max` events (or until the queue empties or a check
+    /// fails), and past it up to `liveness_extra_steps_max` more events
+    /// while a liveness deadline is pending.
     pub fn run(mut self) -> Result<Outcome<P, W>, SimError> {
         self.setup()?;
-        while self.stats.events < self.cfg.steps_max && self.violation.is_none() {
+        while self.violation.is_none() && self.steps_left() {
             let Some(event) = self.queue.pop() else {
                 break;
             };
@@ -194,6 +196,18 @@ impl<'t, P: Protocol, W: Workload<P>> Simulation<'t, P, W> {
             }
         }
         Ok(self.finish())
+    }
+
+    fn steps_left(&self) -> bool {
+        let events = self.stats.events;
+        let awaiting_deadline = self.quiet_at_us.is_some() && self.liveness_results.is_empty();
+        events < self.cfg.steps_max
+            || (awaiting_deadline
+                && events
+                    < self
+                        .cfg
+                        .steps_max
+                        .saturating_add(self.cfg.liveness_extra_steps_max))
     }
 
     fn check_invariants(&mut self) {

@@ -3,7 +3,7 @@
 //! (BFTLIST.md §3, as `skein list` does). Each bench client is one bftlist
 //! client id with one request outstanding and growing timestamps (§3), so
 //! concurrent clients get distinct ids `0..clients` (the cluster accepts
-//! `0..clients_max`, 16 by default).
+//! `0..clients_max`, 64 by default).
 //!
 //! Replies still outstanding once f+1 agree are dropped (their requests are
 //! aborted), as `skein list` does.
