@@ -275,6 +275,9 @@ fn api_router(
         .layer(axum::middleware::from_fn(
             crate::dashboard::allow_cross_origin_reads,
         ))
+        .layer(axum::middleware::from_fn(
+            crate::header_limits::limit_request_head,
+        ))
 }
 
 /// The page at `/` watches this node and its peers (see [`crate::dashboard`]).

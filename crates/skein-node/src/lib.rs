@@ -21,6 +21,7 @@ pub mod datagram;
 pub mod discovery;
 pub mod error_bodies;
 pub mod fuzzing;
+pub mod header_limits;
 pub mod inbound;
 pub mod logging;
 pub mod message_metrics;

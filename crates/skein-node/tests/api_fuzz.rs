@@ -18,8 +18,9 @@ use std::time::Duration;
 
 /// Statuses any route may answer whatever its own document says: malformed
 /// JSON or parameters, unknown path, wrong method, body over the limit,
-/// wrong content type, rate limit, and a core that is busy or slow.
-const NODE_WIDE: [u16; 9] = [400, 404, 405, 413, 415, 422, 429, 503, 504];
+/// wrong content type, headers over the limit, rate limit, and a core that
+/// is busy or slow.
+const NODE_WIDE: [u16; 10] = [400, 404, 405, 413, 415, 422, 429, 431, 503, 504];
 
 const SEED: u64 = 0x5ce1_a9a1;
 
