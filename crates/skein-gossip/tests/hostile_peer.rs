@@ -8,34 +8,18 @@
 
 use proptest::prelude::*;
 use skein_core::fuzzing::{record_traffic, Setup};
-use std::path::PathBuf;
 
-fn seed_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/gossip")
-}
+#[path = "../../skein-core/tests/support/seed_corpus.rs"]
+mod seed_corpus;
+use seed_corpus::{mutated_seed, replay_corpus, seed_dir};
 
-fn seeds() -> Vec<Vec<u8>> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(seed_dir())
-        .expect("fuzz/seeds/gossip exists")
-        .map(|e| e.expect("a readable entry").path())
-        .collect();
-    paths.sort();
-    paths
-        .iter()
-        .map(|p| std::fs::read(p).expect("a readable seed"))
-        .collect()
-}
+const TARGET: &str = "gossip";
 
 #[test]
 fn the_seed_corpus_replays_without_a_finding() {
-    let seeds = seeds();
-    assert!(seeds.len() >= 3, "fuzz/seeds/gossip holds its seeds");
-    let mut decoded = 0;
-    for seed in &seeds {
-        decoded += skein_gossip::fuzzing::run_script(seed).messages_decoded;
-    }
-    // Recorded traffic decodes: the seeds reach the core, not just the decoder.
-    assert!(decoded > 20, "only {decoded} messages of the seeds decoded");
+    replay_corpus(TARGET, |seed| {
+        skein_gossip::fuzzing::run_script(seed).messages_decoded
+    });
 }
 
 proptest! {
@@ -51,14 +35,7 @@ proptest! {
         which in any::<prop::sample::Index>(),
         flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
     ) {
-        let seeds = seeds();
-        let mut script = which.get(&seeds).clone();
-        for (at, byte) in flips {
-            if !script.is_empty() {
-                let i = at.index(script.len());
-                script[i] ^= byte;
-            }
-        }
+        let script = mutated_seed(TARGET, which, &flips);
         skein_gossip::fuzzing::run_script(&script);
     }
 }
@@ -66,7 +43,7 @@ proptest! {
 #[test]
 #[ignore = "writes fuzz/seeds/gossip; run by hand when messages change"]
 fn write_seeds() {
-    let dir = seed_dir();
+    let dir = seed_dir(TARGET);
     std::fs::create_dir_all(&dir).unwrap();
     let setup = Setup::<skein_gossip::Gossip>::cluster(4);
     let requests = (0..20)
