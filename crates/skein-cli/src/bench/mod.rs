@@ -129,10 +129,7 @@ async fn execute(
                 sequential,
             };
             workload::etcd::wait_for_leader(&apis, plan.timeout).await?;
-            if plan.op == Op::Get {
-                prefill(Arc::new(etcd(Op::Put, true)), plan, stop).await?;
-            }
-            Ok(drive(Arc::new(etcd(plan.op, false)), plan, stop).await)
+            key_value_run(etcd, plan, stop).await
         }
         Service::Raft if plan.target == TargetKind::Redis => {
             let address = workload::redis::address_of(&apis[0])
@@ -146,10 +143,7 @@ async fn execute(
                 sequential,
             };
             workload::redis::wait_until_ready(&address, plan.timeout).await?;
-            if plan.op == Op::Get {
-                prefill(Arc::new(redis(Op::Put, true)), plan, stop).await?;
-            }
-            Ok(drive(Arc::new(redis(plan.op, false)), plan, stop).await)
+            key_value_run(redis, plan, stop).await
         }
         Service::Raft => {
             let raft = |op, sequential| RaftWorkload {
@@ -161,10 +155,7 @@ async fn execute(
                 sequential,
             };
             workload::raft::wait_for_leader(&apis, plan.timeout).await?;
-            if plan.op == Op::Get {
-                prefill(Arc::new(raft(Op::Put, true)), plan, stop).await?;
-            }
-            Ok(drive(Arc::new(raft(plan.op, false)), plan, stop).await)
+            key_value_run(raft, plan, stop).await
         }
         Service::Bftlist => {
             let workload = BftListWorkload::new(apis, plan.op, plan.timeout, signer.clone());
@@ -180,10 +171,7 @@ async fn execute(
                 sequential,
             };
             workload::dht::wait_for_ring(&apis, plan.timeout).await?;
-            if plan.op == Op::Get {
-                prefill(Arc::new(dht(Op::Put, true)), plan, stop).await?;
-            }
-            Ok(drive(Arc::new(dht(plan.op, false)), plan, stop).await)
+            key_value_run(dht, plan, stop).await
         }
         Service::Gossip => {
             let payload = workload::value_of_size(plan.value_bytes);
@@ -200,6 +188,19 @@ async fn execute(
 }
 
 /// Writes keys `0..key_space` once (so that gets find them), unmeasured.
+/// A key-value workload's run: `make(op, sequential)` builds the workload;
+/// gets first need keys to find, so a sequential put pass writes them.
+async fn key_value_run<W: Workload>(
+    make: impl Fn(Op, bool) -> W,
+    plan: &Plan,
+    stop: &Arc<AtomicBool>,
+) -> anyhow::Result<(Recorder, String)> {
+    if plan.op == Op::Get {
+        prefill(Arc::new(make(Op::Put, true)), plan, stop).await?;
+    }
+    Ok(drive(Arc::new(make(plan.op, false)), plan, stop).await)
+}
+
 async fn prefill<W: Workload>(
     workload: Arc<W>,
     plan: &Plan,
