@@ -292,6 +292,18 @@ impl BftNode {
     /// running under NO_SERVICE (see `FdState::on_token`), then adds own
     /// `pend`: the primary is stalled, and a request waiting here is one it
     /// does not get executed.
+    ///
+    /// A request in the queues of ≥ f+1 structures is pending too, even
+    /// when it left every `pend` or is no longer known: after a crash or
+    /// corruption wiped it at some replicas, fewer than Q2 correct replicas
+    /// may still hold it, no one can take the pre-prepare again (it is no
+    /// longer known) nor prepare it (support < Q2), and the replicas that
+    /// lost it saw nothing pending and never suspected the primary: the
+    /// view stalled for good, or until the clients' retries came and a
+    /// full FD threshold passed (sim seed 64 event-driven, 79/84/106/295
+    /// tick-driven). A correct replica queued it, so it was known to Q2 and
+    /// a correct primary gets it executed: no false suspicion of a correct
+    /// primary (Lemma 29).
     pub(crate) fn get_pend_reqs(&self) -> Option<Vec<ClientRequest>> {
         let rep = &self.st.rep;
         let own = &rep.rep[self.p.me];
@@ -300,11 +312,13 @@ impl BftNode {
         }
         let mut out = rep.known_pend(&self.p);
         let no_service = self.st.pm.vcm[self.p.me].status == crate::pm::PmStatus::NoService;
+        let queued = rep.queued_by_f_plus_1(&self.p);
         let extra = own
             .reqq
             .iter()
             .map(|e| &e.req.creq)
             .chain(own.pend.iter().filter(|_| no_service))
+            .chain(queued.iter())
             .filter(|c| !c.is_dummy());
         for c in extra {
             if !out.contains(c) {

@@ -352,15 +352,21 @@ fn liveness_one_seed() {
             println!("   counters {:?}", s.counters);
             for (k, r) in st.rep.rep.iter().enumerate() {
                 println!(
-                    "     rep[{k}] le {} seq {} prim {:?} vc {} pend {} reqq {:?}",
+                    "     rep[{k}] le {} seq {} prim {:?} vc {} pend {:?} reqq {:?}",
                     r.last_exec(),
                     r.seq,
                     r.prim,
                     r.view_changed,
-                    r.pend.len(),
+                    r.pend.iter().map(|c| (c.client, c.ts)).collect::<Vec<_>>(),
                     r.reqq
                         .iter()
-                        .map(|e| (e.req.seq, e.req.view, e.status.0))
+                        .map(|e| (
+                            e.req.seq,
+                            e.req.view,
+                            e.status.0,
+                            e.req.creq.client,
+                            e.req.creq.ts
+                        ))
                         .collect::<Vec<_>>()
                 );
             }

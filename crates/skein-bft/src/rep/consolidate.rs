@@ -109,12 +109,22 @@ impl RepState {
     /// queued requests is not def_prefix, so it is "compatible" with all and
     /// `ds_state` never runs), the laggards cannot accept numbers beyond their
     /// window, and the cluster stalls for good. `ds_state`'s rule applied to
-    /// laggards in general: the Q3-th most advanced compatible state (held by
-    /// ≥ Q3 = 2f+1 structures, so by f+1 correct ones), when ≥ Q1 structures
-    /// are on its history or executed nothing, is adopted by a replica behind
-    /// it. Returns its holder.
+    /// laggards in general: the (f+1)-th most advanced compatible state (so
+    /// one correct replica at least executed that history), when ≥ Q1
+    /// structures are on its history or executed nothing, is adopted by a
+    /// replica behind it. Returns its holder.
+    ///
+    /// f+1 rather than `ds_state`'s Q3: with Q3, two correct replicas that
+    /// kept their state while three restarted empty (n = 6) held each other
+    /// off for good — the Q2 prefix is empty and compatible with the two,
+    /// so they kept their state and rejected every number at or below it,
+    /// and the three empty ones could not reach Q2 without them (sim seeds
+    /// 64 tick-driven and 102 event-driven). A history f+1 structures agree
+    /// on (same hash chain) was executed by a correct replica, so committed
+    /// by Q2; the Q1 condition keeps a state no one else is on (a forged or
+    /// corrupted one) from being adopted.
     pub fn catch_up(&self, p: &Params) -> Option<usize> {
-        let y = self.cons_state(self.com_pref_states(p.q3))?;
+        let y = self.cons_state(self.com_pref_states(p.f + 1))?;
         let (own, top) = (&self.rep[p.me], &self.rep[y.base]);
         if own.last_exec() >= top.last_exec() || !compatible(own, top) {
             return None;

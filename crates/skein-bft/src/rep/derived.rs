@@ -103,6 +103,30 @@ impl RepState {
             .collect()
     }
 
+    /// Client requests that ≥ f+1 structures hold in their queues above own
+    /// `last_exec()`: at least one correct replica took each, which it does
+    /// only for a request Q2 replicas knew (`accept_preprep`) or prepared,
+    /// so a correct primary must get it executed. For the FD's progress
+    /// check (see `BftNode::get_pend_reqs`).
+    pub fn queued_by_f_plus_1(&self, p: &Params) -> Vec<ClientRequest> {
+        let le = self.last_exec(p);
+        let mut holders: BTreeMap<&ClientRequest, BTreeSet<usize>> = BTreeMap::new();
+        for (k, r) in self.rep.iter().enumerate() {
+            for e in r
+                .reqq
+                .iter()
+                .filter(|e| e.req.seq > le && !e.req.creq.is_dummy())
+            {
+                holders.entry(&e.req.creq).or_default().insert(k);
+            }
+        }
+        holders
+            .into_iter()
+            .filter(|(_, ks)| ks.len() > p.f)
+            .map(|(c, _)| c.clone())
+            .collect()
+    }
+
     /// `last_exec() < r.seq ≤ last_exec() + σK`.
     pub fn in_window(&self, p: &Params, seq: i64) -> bool {
         let le = self.last_exec(p);

@@ -154,9 +154,24 @@ impl RepState {
         }
         let (machine, rlog) = (self.rep[base].machine.clone(), self.rep[base].rlog.clone());
         let own = &mut self.rep[p.me];
+        let before = own.last_exec();
         own.machine = machine;
         own.rlog = rlog;
         let le = own.last_exec();
+        if le < before {
+            // A roll-back (BFTLIST.md §2.2 step 5: own state not on the
+            // consolidated prefix, e.g. Q2 structures were flushed to the
+            // default, Claim 14 / Lemma 17). The own queue and sequence
+            // number were assigned on top of the abandoned history, so the
+            // slots between the new `last_exec` and them are holes no one
+            // will ever fill: a primary keeping its `seq` stops assigning
+            // (window full) and nothing above a hole executes, while the
+            // FD sees nothing pending (sim seed 102, event-driven). The
+            // queue starts again from the adopted state.
+            own.reqq.clear();
+            own.seq = le;
+            return true;
+        }
         let top = le.saturating_add(p.sigma_k() as i64);
         own.seq = own.seq.clamp(le, top);
         own.reqq.retain(|e| e.req.seq > le && e.req.seq <= top);
@@ -169,7 +184,17 @@ impl RepState {
             return;
         }
         let me = p.me;
-        for cr in self.unassigned(p) {
+        // BFTLIST.md §2.2 step 8 assigns every `unassigned()` request of own
+        // `pend`, which also holds requests only this replica has (injected
+        // by a client, or left there by a transient fault). The other
+        // replicas pre-prepare only known requests (`accept_preprep`, §3: "a
+        // request seen by fewer [than Q2] is never ordered"), so such a
+        // number is never filled and nothing above it executes; after a
+        // crash of Q3 replicas every request the primary kept is in that
+        // case (sim seed 102, event-driven). The primary numbers known
+        // requests only.
+        let known = self.known_pend(p);
+        for cr in self.unassigned(p).into_iter().filter(|c| known.contains(c)) {
             let le = self.last_exec(p);
             let own = &mut self.rep[me];
             if own.seq >= le.saturating_add(p.sigma_k() as i64) || own.reqq.len() >= p.sigma_k() {

@@ -27,6 +27,15 @@ impl RepState {
             self.need_machine.insert(x.base);
             return;
         }
+        // BFTLIST.md §2.2 new-primary step 4 adopts X after steps 1–3 have
+        // numbered the new view from the own `last_exec()`. When X is behind
+        // the own state (a roll-back), the new view's numbers then start
+        // above X's last executed request and the slots in between are never
+        // filled: every replica follows with X and the new view stalls with
+        // all its requests committed above a hole (sim seed 127,
+        // event-driven). X is adopted first, so the new view is numbered
+        // from the state it actually continues.
+        self.adopt(p, x.base);
         let le = self.last_exec(p);
         let own = &mut self.rep[me];
         let prepared_top = own
@@ -62,7 +71,6 @@ impl RepState {
                 });
             }
         }
-        self.adopt(p, x.base);
         self.rep[me].view_changed = false;
     }
 
@@ -90,9 +98,16 @@ impl RepState {
         let own = &mut self.rep[me];
         own.pend = pend;
         // Pre-prepared requests not held by all of S are not carried into the
-        // new view (the spec is silent; keeping them would only occupy the queue).
-        own.reqq
-            .retain(|e| e.status != Phases::PRE_PREP || e.req.creq.is_dummy() || e.req.view == me);
+        // new view (the spec is silent; keeping them would only occupy the
+        // queue). The ones held by all of S are renewed below, so they stay:
+        // dropping them too left their new numbers empty for good (§6.2
+        // Claim 25, `tests::spec_rep`).
+        own.reqq.retain(|e| {
+            e.status != Phases::PRE_PREP
+                || e.req.creq.is_dummy()
+                || e.req.view == me
+                || renew.contains(&e.req)
+        });
         for r in renew {
             own.seq += 1;
             let seq = own.seq;

@@ -201,3 +201,136 @@ fn the_fd_runs_under_no_service() {
     }
     assert!(!fd.susp[1] && fd.cnt == 0);
 }
+
+/// A structure that executed r1..=r`count` at seqs 0.. in view 0.
+fn executed(p: &Params, count: u64) -> crate::rep::Replica {
+    let all: BTreeSet<usize> = (0..p.n).collect();
+    let mut rs = RepState::new(p.n);
+    let p0 = Params::new(p.n, 0, &config());
+    for s in 0..count {
+        rs.commit(&p0, req(s + 1, 0, s as i64), all.clone());
+    }
+    rs.rep[0].clone()
+}
+
+/// Sim seed 127 (event-driven): the new primary of view 1 had executed
+/// more than the Q2 consolidation X (three replicas had restarted empty).
+/// It numbered the new view from its own `last_exec()` and only then
+/// adopted X, so the numbers between X's last request and the new ones
+/// were never filled and the view stalled with everything committed above
+/// the hole. X is adopted first now.
+#[test]
+fn a_new_primary_rolled_back_numbers_the_view_without_holes() {
+    let p = Params::new(6, 1, &config());
+    let mut rs = RepState::new(6);
+    let mut ahead = executed(&p, 3);
+    ahead.reqq.push(ReqEntry {
+        req: req(9, 0, 3),
+        status: Phases::PP_P,
+    });
+    ahead.seq = 3;
+    for k in 0..6 {
+        rs.rep[k] = if k < 2 {
+            ahead.clone()
+        } else {
+            crate::rep::Replica::default()
+        };
+        rs.rep[k].view_changed = true;
+    }
+    rs.new_primary(&env(&p, 1));
+    let own = &rs.rep[1];
+    assert!(!own.view_changed, "the new view was installed");
+    assert_eq!(own.last_exec(), -1, "adopted X, the empty prefix");
+    for seq in 0..=own.seq {
+        assert!(
+            own.reqq.iter().any(|e| e.req.seq == seq),
+            "hole at {seq}: seq {} reqq {:?}",
+            own.seq,
+            own.reqq
+        );
+    }
+}
+
+/// Sim seed 102 (event-driven): a primary that rolled back to an older
+/// consolidated state kept its sequence number and queue; the numbers in
+/// between were holes and its window stayed full. A roll-back restarts
+/// the queue from the adopted state.
+#[test]
+fn a_roll_back_restarts_the_queue_from_the_adopted_state() {
+    let p = Params::new(6, 0, &config());
+    let mut rs = RepState::new(6);
+    rs.rep[0] = executed(&p, 3);
+    rs.rep[0].reqq.push(ReqEntry {
+        req: req(9, 0, 3),
+        status: Phases::PP_P,
+    });
+    rs.rep[0].seq = 3;
+    assert!(rs.adopt(&p, 1), "rep[1] executed nothing and verifies");
+    let own = &rs.rep[0];
+    assert_eq!((own.last_exec(), own.seq), (-1, -1));
+    assert!(own.reqq.is_empty(), "{:?}", own.reqq);
+}
+
+/// Sim seed 102: the primary numbered requests only it still had in
+/// `pend` (the others had restarted); the others never pre-prepare an
+/// unknown request, so the number stayed empty and blocked the window.
+/// It numbers known requests only.
+#[test]
+fn the_primary_numbers_known_requests_only() {
+    let p = Params::new(6, 0, &config());
+    let mut rs = RepState::new(6);
+    rs.rep[0].pend.push(creq(1));
+    rs.advance(&env(&p, 0));
+    assert!(rs.rep[0].reqq.is_empty(), "{:?}", rs.rep[0].reqq);
+    for k in 1..p.q2 {
+        rs.rep[k].pend.push(creq(1));
+    }
+    rs.advance(&env(&p, 0));
+    assert_eq!(rs.rep[0].reqq.len(), 1, "known by Q2: numbered");
+}
+
+/// Sim seeds 64 (tick-driven) and 102 (event-driven): two correct
+/// replicas kept their state, three restarted empty. The Q2 prefix is
+/// empty and compatible with the two, so they kept their state and
+/// refused every number at or below it, while the three could not reach
+/// Q2 without them. A laggard now catches up to the (f+1)-th most advanced
+/// compatible state.
+#[test]
+fn laggards_catch_up_with_f_plus_1_ahead() {
+    let p = Params::new(6, 3, &config());
+    let ahead = executed(&p, 3);
+    let mut rs = RepState::new(6);
+    for k in 0..6 {
+        rs.rep[k] = if k < 2 {
+            ahead.clone()
+        } else {
+            let mut r = crate::rep::Replica::default();
+            r.pend.push(creq(9));
+            r
+        };
+    }
+    rs.iterate(&env(&p, 0));
+    assert_eq!(rs.rep[3].last_exec(), 2, "the laggard caught up");
+    // One structure alone (possibly Byzantine) is not enough.
+    let mut rs = RepState::new(6);
+    rs.rep[0] = ahead.clone();
+    rs.iterate(&env(&p, 0));
+    assert_eq!(rs.rep[3].last_exec(), -1);
+}
+
+/// Sim seeds 64 (event-driven), 79/84/106/295 (tick-driven): requests
+/// queued by f+1 structures count as pending for the FD's progress check
+/// at a replica that lost them; one structure (possibly Byzantine) does not.
+#[test]
+fn requests_queued_by_f_plus_1_are_pending_for_the_fd() {
+    let p = Params::new(6, 4, &config());
+    let mut rs = RepState::new(6);
+    let entry = ReqEntry {
+        req: req(1, 0, 0),
+        status: Phases::PP_P,
+    };
+    rs.rep[0].reqq.push(entry.clone());
+    assert!(rs.queued_by_f_plus_1(&p).is_empty());
+    rs.rep[2].reqq.push(entry);
+    assert_eq!(rs.queued_by_f_plus_1(&p), vec![creq(1)]);
+}

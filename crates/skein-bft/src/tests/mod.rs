@@ -5,4 +5,5 @@ mod faults;
 mod harness;
 mod liveness;
 mod normal;
+mod spec_rep;
 mod spec_ve;
