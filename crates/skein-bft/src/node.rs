@@ -300,7 +300,7 @@ impl BftNode {
     /// longer known) nor prepare it (support < Q2), and the replicas that
     /// lost it saw nothing pending and never suspected the primary: the
     /// view stalled for good, or until the clients' retries came and a
-    /// full FD threshold passed (sim seed 64 event-driven, 79/84/106/295
+    /// full FD threshold passed (sim seed 64 event-driven, 79
     /// tick-driven). A correct replica queued it, so it was known to Q2 and
     /// a correct primary gets it executed: no false suspicion of a correct
     /// primary (Lemma 29).

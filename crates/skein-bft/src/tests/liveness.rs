@@ -318,7 +318,7 @@ fn laggards_catch_up_with_f_plus_1_ahead() {
     assert_eq!(rs.rep[3].last_exec(), -1);
 }
 
-/// Sim seeds 64 (event-driven), 79/84/106/295 (tick-driven): requests
+/// Sim seeds 64 (event-driven), 79 (tick-driven): requests
 /// queued by f+1 structures count as pending for the FD's progress check
 /// at a replica that lost them; one structure (possibly Byzantine) does not.
 #[test]
