@@ -43,6 +43,19 @@ pub struct Cluster {
     pub issued: BTreeSet<i64>,
     /// Appended value → (client, ts) that issued it.
     pub requests: BTreeMap<i64, (u32, u64)>,
+    /// Rep messages sent, the log entries they carried, and the entries of
+    /// the senders' whole logs (what they carried before log deltas).
+    pub rep_traffic: RepTraffic,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RepTraffic {
+    pub messages: u64,
+    pub entries_sent: u64,
+    pub entries_whole: u64,
+    pub with_machine: u64,
+    pub entries_with_machine: u64,
+    pub whole_light: u64,
 }
 
 impl Cluster {
@@ -68,6 +81,7 @@ impl Cluster {
             byzantine: BTreeSet::new(),
             issued: BTreeSet::new(),
             requests: BTreeMap::new(),
+            rep_traffic: RepTraffic::default(),
         };
         for k in 0..n {
             c.step(k, Input::Start);
@@ -140,6 +154,17 @@ impl Cluster {
     }
 
     fn transmit(&mut self, from: usize, to: usize, msg: BftMessage) {
+        if let BftMessage::Rep(m) = &msg {
+            self.rep_traffic.messages += 1;
+            self.rep_traffic.entries_sent += m.rs.rlog.len() as u64;
+            self.rep_traffic.entries_whole += u64::from(m.log.len);
+            if m.with_machine {
+                self.rep_traffic.with_machine += 1;
+                self.rep_traffic.entries_with_machine += m.rs.rlog.len() as u64;
+            } else if m.rs.rlog.len() as u32 == m.log.len && m.log.len > 0 {
+                self.rep_traffic.whole_light += 1;
+            }
+        }
         if self.loss > 0.0 && self.rng.random_bool(self.loss) {
             return;
         }
