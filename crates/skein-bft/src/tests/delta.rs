@@ -4,7 +4,7 @@
 
 use super::harness::{config, Cluster};
 use crate::rep::LogDigest;
-use crate::Op;
+use crate::{BftConfig, Op};
 
 /// Four clients append `rounds` × 4 values, one round per tick.
 fn append_rounds(c: &mut Cluster, rounds: u64) -> Vec<i64> {
@@ -87,4 +87,60 @@ fn a_corrupted_cached_log_is_dropped_and_replaced_by_the_whole_log() {
         "the copy was not replaced"
     );
     c.check_safety().unwrap();
+}
+
+/// Bytes per Rep message against the number of requests executed, with log
+/// deltas and as it was before them (the same message with the sender's
+/// whole log), K = 64 clients (log bound 3σK = 960), n = 6, tick-driven,
+/// 16 clients appending: printed, not asserted (a measurement).
+///
+/// ```text
+/// cargo test --release -p skein-bft --lib rep_bytes_by_request_number -- --ignored --nocapture
+/// ```
+#[test]
+#[ignore]
+fn rep_bytes_by_request_number() {
+    let mut c = Cluster::new(6, BftConfig::default(), 13);
+    assert!(c.run_until(200, |c| c.stable_view().is_some()));
+    c.rep_sizes = Some(Vec::new());
+    let clients = 16u32;
+    let mut ts = 0;
+    while c.list(0).len() < 1_300 && ts < 400 {
+        ts += 1;
+        for client in 0..clients {
+            let x = i64::from(client) * 10_000 + ts as i64;
+            c.submit(client, ts, Op::Append(x));
+        }
+        c.run_ticks(1);
+    }
+    let sizes = c.rep_sizes.take().unwrap_or_default();
+    println!("executed {} in {} ticks", c.list(0).len(), ts);
+    println!("| requests executed | Rep messages without the list | bytes mean, log delta | bytes mean, whole log (before) | with the list (every R ticks): messages, bytes mean |");
+    println!("|---|---|---|---|---|");
+    for block in 0..13 {
+        let lo = block * 100;
+        let in_block = |list: bool| -> Vec<(usize, usize)> {
+            sizes
+                .iter()
+                .filter(|s| (lo..lo + 100).contains(&s.0) && s.1 == list)
+                .map(|s| (s.2, s.3))
+                .collect()
+        };
+        let mean = |v: &[(usize, usize)], f: fn(&(usize, usize)) -> usize| {
+            v.iter().map(f).sum::<usize>() as f64 / v.len().max(1) as f64
+        };
+        let (light, full) = (in_block(false), in_block(true));
+        if light.is_empty() {
+            continue;
+        }
+        println!(
+            "| {lo}–{} | {} | {:.0} | {:.0} | {}, {:.0} |",
+            lo + 99,
+            light.len(),
+            mean(&light, |s| s.0),
+            mean(&light, |s| s.1),
+            full.len(),
+            mean(&full, |s| s.0)
+        );
+    }
 }

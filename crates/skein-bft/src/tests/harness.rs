@@ -46,6 +46,11 @@ pub struct Cluster {
     /// Rep messages sent, the log entries they carried, and the entries of
     /// the senders' whole logs (what they carried before log deltas).
     pub rep_traffic: RepTraffic,
+    /// When set, every Rep message's encoded size with its log delta and
+    /// with the sender's whole log instead (what it was before deltas),
+    /// with the sender's last executed seq: (seq, with the list, bytes,
+    /// whole-log bytes).
+    pub rep_sizes: Option<Vec<(i64, bool, usize, usize)>>,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -82,6 +87,7 @@ impl Cluster {
             issued: BTreeSet::new(),
             requests: BTreeMap::new(),
             rep_traffic: RepTraffic::default(),
+            rep_sizes: None,
         };
         for k in 0..n {
             c.step(k, Input::Start);
@@ -163,6 +169,13 @@ impl Cluster {
                 self.rep_traffic.entries_with_machine += m.rs.rlog.len() as u64;
             } else if m.rs.rlog.len() as u32 == m.log.len && m.log.len > 0 {
                 self.rep_traffic.whole_light += 1;
+            }
+            if let Some(sizes) = self.rep_sizes.as_mut() {
+                let own = &self.nodes[from].state().rep.rep[from];
+                let mut whole = m.clone();
+                whole.rs.rlog = own.rlog.clone();
+                let len = |m: &crate::rep::RepMsg| postcard::to_allocvec(m).map_or(0, |v| v.len());
+                sizes.push((own.last_exec(), m.with_machine, len(m), len(&whole)));
             }
         }
         if self.loss > 0.0 && self.rng.random_bool(self.loss) {
