@@ -32,7 +32,7 @@ fn print_both(clients: u32, steps: u64) {
     let ticks = latency::measure_with(&o, with_events(clients, false)).unwrap();
     for (mode, s) in [("event-driven", &eager), ("tick-driven", &ticks)] {
         println!("bftlist n = 6, {mode}: {s}");
-        println!("  mean ms by request number: {}", s.blocks_line());
+        println!("  mean ms by request number: {}", s.blocks_line(16));
         assert!(s.ops_ok > 0, "no request completed: {s}");
         assert!(s.rep_messages > 0, "no Rep message measured: {s}");
     }

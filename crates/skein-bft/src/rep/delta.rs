@@ -112,7 +112,11 @@ pub fn delta_for(log: &[LogEntry], holds: Option<LogHead>) -> &[LogEntry] {
 /// trusted and the sender must send its whole log). The delta itself was
 /// checked well formed by validation; here its first entry must link to the
 /// cached entry before it, and the whole result must match the digest.
-pub fn splice(cached: &[LogEntry], delta: &[LogEntry], digest: LogDigest) -> Option<Vec<LogEntry>> {
+pub fn splice(
+    mut cached: Vec<LogEntry>,
+    delta: Vec<LogEntry>,
+    digest: LogDigest,
+) -> Option<Vec<LogEntry>> {
     let len = usize::try_from(digest.len).ok()?;
     if delta.len() > len {
         return None;
@@ -122,21 +126,21 @@ pub fn splice(cached: &[LogEntry], delta: &[LogEntry], digest: LogDigest) -> Opt
         Some(d) => d.req.seq,
         None => cached.last().map_or(0, |e| e.req.seq.saturating_add(1)),
     };
-    // The `keep` cached entries just before `start`.
+    // Keep the `keep` cached entries just before `start`, in place (no
+    // copy of the up to 3σK entries on every message).
     let end = cached.partition_point(|e| e.req.seq < start);
     let from = end.checked_sub(keep)?;
-    let kept = &cached[from..end];
-    if let (Some(prev), Some(d)) = (kept.last(), delta.first()) {
+    cached.truncate(end);
+    cached.drain(..from);
+    if let (Some(prev), Some(d)) = (cached.last(), delta.first()) {
         let linked = prev.req.seq.checked_add(1) == Some(d.req.seq)
             && d.chain == crate::hash::chain(prev.chain, &d.req, d.digest);
         if !linked {
             return None;
         }
     }
-    let mut log = Vec::with_capacity(len);
-    log.extend_from_slice(kept);
-    log.extend_from_slice(delta);
-    (LogDigest::of(&log) == digest).then_some(log)
+    cached.extend(delta);
+    (LogDigest::of(&cached) == digest).then_some(cached)
 }
 
 #[cfg(test)]
@@ -178,14 +182,23 @@ mod tests {
         let now = log(3, 14);
         let d = delta_for(&now, head_of(&cached));
         assert_eq!(d.len(), 6, "only seqs 9..=14 travel");
-        assert_eq!(splice(&cached, d, LogDigest::of(&now)), Some(now.clone()));
+        assert_eq!(
+            splice(cached.to_vec(), d.to_vec(), LogDigest::of(&now)),
+            Some(now.clone())
+        );
         // A receiver whose copy moved on since its acknowledgement.
         let newer = log(0, 12);
-        assert_eq!(splice(&newer, d, LogDigest::of(&now)), Some(now.clone()));
+        assert_eq!(
+            splice(newer.to_vec(), d.to_vec(), LogDigest::of(&now)),
+            Some(now.clone())
+        );
         // The receiver is up to date, the sender trimmed: the last entry.
         let d = delta_for(&now, head_of(&now));
         assert_eq!(d.len(), 1);
-        assert_eq!(splice(&log(0, 14), d, LogDigest::of(&now)), Some(now));
+        assert_eq!(
+            splice(log(0, 14), d.to_vec(), LogDigest::of(&now)),
+            Some(now)
+        );
     }
 
     #[test]
@@ -203,7 +216,7 @@ mod tests {
         assert_eq!(delta_for(&now, Some(behind)).len(), 10);
         // The whole log rebuilds whatever the cache holds.
         assert_eq!(
-            splice(&log(0, 3), &now, LogDigest::of(&now)),
+            splice(log(0, 3), now.clone(), LogDigest::of(&now)),
             Some(now.clone())
         );
     }
@@ -216,32 +229,48 @@ mod tests {
         let digest = LogDigest::of(&now);
         let mut bad = cached.clone();
         bad[4].chain ^= 1;
-        assert_eq!(splice(&bad, &d, digest), None, "corrupted chain value");
+        assert_eq!(
+            splice(bad.to_vec(), d.to_vec(), digest),
+            None,
+            "corrupted chain value"
+        );
         let mut changed = now.clone();
         changed[12].xset.remove(&0);
         assert_eq!(
-            splice(&cached, &d, LogDigest::of(&changed)),
+            splice(cached.to_vec(), d.to_vec(), LogDigest::of(&changed)),
             None,
             "last xset"
         );
         let mut bad = cached.clone();
         bad[2].req.creq.op = Op::Append(99);
-        assert_eq!(splice(&bad, &d, digest), None, "corrupted request");
-        assert_eq!(splice(&cached[..8], &d, digest), None, "missing entries");
+        assert_eq!(
+            splice(bad.to_vec(), d.to_vec(), digest),
+            None,
+            "corrupted request"
+        );
+        assert_eq!(
+            splice(cached[..8].to_vec(), d.to_vec(), digest),
+            None,
+            "missing entries"
+        );
         let lie = LogDigest {
             len: 13,
             hash: digest.hash ^ 1,
         };
-        assert_eq!(splice(&cached, &d, lie), None, "lying hash");
+        assert_eq!(splice(cached.to_vec(), d.to_vec(), lie), None, "lying hash");
         let huge = LogDigest {
             len: u32::MAX,
             hash: 0,
         };
-        assert_eq!(splice(&cached, &d, huge), None, "lying length");
+        assert_eq!(
+            splice(cached.to_vec(), d.to_vec(), huge),
+            None,
+            "lying length"
+        );
         // A delta that does not link to the cached entry before it.
         let mut unlinked = d.clone();
         unlinked.remove(0);
         let claimed = LogDigest { len: 12, ..digest };
-        assert_eq!(splice(&cached, &unlinked, claimed), None);
+        assert_eq!(splice(cached.to_vec(), unlinked.to_vec(), claimed), None);
     }
 }

@@ -161,14 +161,16 @@ impl RepState {
             ..
         } = msg;
         let old = &mut self.rep[from];
-        let Some(rlog) = delta::splice(&old.rlog, &rs.rlog, log) else {
+        let (old_exec, old_chain) = (old.last_exec(), old.chain());
+        let cached = std::mem::take(&mut old.rlog);
+        let Some(rlog) = delta::splice(cached, std::mem::take(&mut rs.rlog), log) else {
             *old = Replica::tee();
             return Receipt::Unverified;
         };
         rs.rlog = rlog;
         if !with_machine {
             let cached = std::mem::take(&mut old.machine);
-            if !replay(old, cached, &mut rs) {
+            if !replay(old_exec, old_chain, cached, &mut rs) {
                 self.need_machine.insert(from);
             }
         } else {
@@ -216,19 +218,19 @@ impl RepState {
     }
 }
 
-/// Rebuilds the receiver's copy of a peer's machine from the cached one and
-/// the log entries executed since. False when the cached copy is not on the
-/// new log's history (the cached copy is kept; a state transfer is needed).
-fn replay(old: &Replica, cached: crate::machine::Machine, new: &mut Replica) -> bool {
-    let s = old.last_exec();
-    if s == new.last_exec() && old.chain() == new.chain() {
+/// Rebuilds the receiver's copy of a peer's machine from the cached one (at
+/// `s`, chain value `chain`) and the log entries executed since. False when
+/// the cached copy is not on the new log's history (the cached machine is
+/// kept; a state transfer is needed).
+fn replay(s: i64, chain: u64, cached: crate::machine::Machine, new: &mut Replica) -> bool {
+    if s == new.last_exec() && chain == new.chain() {
         new.machine = cached;
         return true;
     }
     let linked = if s == -1 {
         new.rlog.first().is_some_and(|e| e.req.seq == 0)
     } else {
-        new.chain_at(s) == Some(old.chain())
+        new.chain_at(s) == Some(chain)
     };
     if !linked || s > new.last_exec() {
         new.machine = cached;

@@ -47,10 +47,11 @@ pub struct LatencySummary {
 }
 
 impl LatencySummary {
-    /// `mean_ms_by_block` as "0–99: 86 ms, 100–199: …".
-    pub fn blocks_line(&self) -> String {
+    /// The first `blocks` of `mean_ms_by_block` as "0–99: 86, 100–199: …" (ms).
+    pub fn blocks_line(&self, blocks: usize) -> String {
         self.mean_ms_by_block
             .iter()
+            .take(blocks)
             .enumerate()
             .map(|(i, ms)| format!("{}–{}: {ms:.0}", i * BLOCK, (i + 1) * BLOCK - 1))
             .collect::<Vec<_>>()
