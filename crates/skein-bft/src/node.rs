@@ -356,7 +356,9 @@ impl Protocol for BftNode {
 
     const NAME: &'static str = "bftlist";
     const PROTOCOL_ID: u16 = 2;
-    const VERSION: u16 = 1;
+    /// 2: Rep messages carry a log delta, the whole log's digest and what
+    /// the sender holds of the receiver's log (`rep::delta`).
+    const VERSION: u16 = 2;
 
     fn validate(config: &BftConfig, members: &[NodeId]) -> Result<(), String> {
         config.validate(members.len()).map_err(|e| e.to_string())
