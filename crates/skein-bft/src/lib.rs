@@ -56,8 +56,9 @@
 //! tick, so it costs a few bytes. A lost or stale acknowledgement only
 //! makes the sender send more (it starts at the acknowledged entry, which
 //! its receiver has or later had), never less than the receiver needs,
-//! except after the receiver's copy was dropped or corrupted — which the
-//! digest detects.
+//! except after the receiver's copy was dropped, corrupted or set back by a
+//! reordered older message — which the digest detects (costing one TEE
+//! copy and one whole log; TCP links do not reorder).
 //!
 //! Self-stabilization still holds because:
 //! 1. every decision that compares replicas (compatibility, consolidation,
