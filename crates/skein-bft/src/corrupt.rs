@@ -64,10 +64,27 @@ pub fn arbitrary_message(rng: &mut dyn RngCore) -> BftMessage {
             own: info(rng, n),
             about_you: info(rng, n),
         }),
-        1 => BftMessage::Rep(Box::new(RepMsg {
-            rs: replica(rng, n, 4),
-            with_machine: true,
-        })),
+        1 => {
+            let with_machine: bool = rng.random();
+            let mut rs = replica(rng, n, 4);
+            if !with_machine {
+                rs.machine = Machine::default();
+            }
+            let mut m = RepMsg::whole(rs, with_machine, None);
+            if rng.random_bool(0.3) {
+                // A delta: a suffix of the log with a digest it may not match.
+                let cut = rng.random_range(0..=m.rs.rlog.len());
+                m.rs.rlog.drain(..cut);
+                m.log.len = m.log.len.saturating_add(rng.random_range(0..3));
+            }
+            if rng.random() {
+                m.holds = Some(crate::rep::LogHead {
+                    seq: rng.random_range(-2..20),
+                    chain: rng.random(),
+                });
+            }
+            BftMessage::Rep(Box::new(m))
+        }
         2 => BftMessage::StateRequest,
         3 => BftMessage::Pm(PmMsg { vcm: vcm(rng, n) }),
         4 => BftMessage::Fd(FdMsg { susp: rng.random() }),

@@ -10,7 +10,7 @@ use crate::edfd::EdfdState;
 use crate::fd::{FdEnv, FdState};
 use crate::message::{BftMessage, BftReply, BftRequest};
 use crate::pm::PmState;
-use crate::rep::{Env, RepState};
+use crate::rep::{Env, Receipt, RepState};
 use crate::status::{BftCounters, BftStatus};
 use crate::types::{ClientId, ClientRequest, View};
 use crate::ve::VeState;
@@ -60,6 +60,11 @@ pub struct BftNode {
     pub(crate) full_to: BTreeSet<usize>,
     pub(crate) counters: BftCounters,
     pub(crate) eager: crate::eager::EagerSends,
+    /// What each peer last said it holds of our log: where our next log
+    /// delta to it starts. Driver bookkeeping, not protocol state: any value
+    /// only changes how many entries travel, since the receiver checks the
+    /// rebuilt log against the digest (`rep::delta`).
+    pub(crate) acked: Vec<Option<crate::rep::LogHead>>,
 }
 
 impl BftNode {
@@ -87,6 +92,7 @@ impl BftNode {
             full_to: BTreeSet::new(),
             counters: BftCounters::default(),
             eager: Default::default(),
+            acked: vec![None; n],
         }
     }
 
@@ -229,14 +235,23 @@ impl BftNode {
         let ok = match message {
             BftMessage::Ve(m) => !p.self_stabilizing || self.st.ve.receive(&p, j, &m),
             BftMessage::Rep(m) => {
+                if let Some(a) = self.acked.get_mut(j) {
+                    *a = m.holds;
+                }
                 // §2.2: Rep messages are taken only while service is allowed.
                 if self.st.ve.allow_service(&p) {
                     let pm_ok = self.st.pm.no_view_change(p.me);
-                    let stored = self.st.rep.receive(&p, j, *m, pm_ok);
-                    if stored {
-                        self.advance_now(ctx);
+                    match self.st.rep.receive(&p, j, *m, pm_ok) {
+                        Receipt::Stored => {
+                            self.advance_now(ctx);
+                            true
+                        }
+                        Receipt::Unverified => {
+                            self.counters.log_deltas_unverified += 1;
+                            true
+                        }
+                        Receipt::Refused => false,
                     }
-                    stored
                 } else {
                     true
                 }
@@ -355,7 +370,9 @@ impl Protocol for BftNode {
 
     const NAME: &'static str = "bftlist";
     const PROTOCOL_ID: u16 = 2;
-    const VERSION: u16 = 1;
+    /// 2: Rep messages carry a log delta, the whole log's digest and what
+    /// the sender holds of the receiver's log (`rep::delta`).
+    const VERSION: u16 = 2;
 
     fn validate(config: &BftConfig, members: &[NodeId]) -> Result<(), String> {
         config.validate(members.len()).map_err(|e| e.to_string())

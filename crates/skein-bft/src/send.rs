@@ -6,7 +6,8 @@ use crate::machine::Machine;
 use crate::message::BftMessage;
 use crate::node::BftNode;
 use crate::pm::PmMsg;
-use crate::rep::{RepMsg, Replica};
+use crate::rep::delta::{self, LogDigest, LogHead};
+use crate::rep::{LogEntry, RepMsg, Replica};
 use skein_core::{Channel, Context};
 
 /// A StateRequest is repeated at most every this many ticks.
@@ -76,63 +77,63 @@ impl BftNode {
         }
     }
 
-    /// [EXT] delta + digest (§8): the structure every tick, the machine only
-    /// every `full_every` ticks or to peers that asked for it. `periodic` is
-    /// the tick's send; an eager send (see `eager`) never carries the
-    /// periodic full copy.
+    /// [EXT] delta + digest (§8): the structure every tick, its log as a
+    /// delta per receiver (the entries after the head the receiver last said
+    /// it holds, see `rep::delta`) with the digest of the whole log, and the
+    /// machine with the whole log only every `full_every` ticks or to peers
+    /// that asked for it. `periodic` is the tick's send; an eager send (see
+    /// `eager`) never carries the periodic full copy.
     pub(crate) fn send_rep(&mut self, ctx: &mut Context<'_, Self>, periodic: bool) {
         self.rep_sent(ctx.now());
         let p = self.p.clone();
         let me = p.me;
         let full_now = periodic && self.ticks % u64::from(p.full_every) == 0;
-        let own = &self.st.rep.rep[me];
         if let Some(b) = self
             .byz
             .filter(|b| matches!(b, B::WrongCcsp | B::AssignDifferentSeqnums))
         {
             for to in (0..p.n).filter(|&k| k != me) {
                 let rs = b.rep_structure(me, to, p.n, &self.st.rep.rep[me]);
-                let m = RepMsg {
-                    rs,
-                    with_machine: true,
-                };
+                let m = RepMsg::whole(rs, true, self.holds_of(to));
                 self.send_to(ctx, to, Channel::Stream, BftMessage::Rep(Box::new(m)));
             }
             return;
         }
-        let light = RepMsg {
-            rs: without_machine(own),
-            with_machine: false,
-        };
-        let full = RepMsg {
-            rs: own.clone(),
-            with_machine: true,
-        };
-        if full_now {
-            self.full_to.clear();
-            self.broadcast(ctx, Channel::Stream, BftMessage::Rep(Box::new(full)));
-            return;
-        }
-        if self.full_to.is_empty() {
-            self.broadcast(ctx, Channel::Stream, BftMessage::Rep(Box::new(light)));
-            return;
-        }
         let full_to = std::mem::take(&mut self.full_to);
+        let own = &self.st.rep.rep[me];
+        let log = LogDigest::of(&own.rlog);
+        let mut messages = Vec::with_capacity(p.n);
         for to in (0..p.n).filter(|&k| k != me) {
-            let m = if full_to.contains(&to) {
-                full.clone()
+            let with_machine = full_now || full_to.contains(&to);
+            let rs = if with_machine {
+                own.clone()
             } else {
-                light.clone()
+                let acked = self.acked.get(to).copied().flatten();
+                without_machine(own, delta::delta_for(&own.rlog, acked))
             };
+            let m = RepMsg {
+                rs,
+                with_machine,
+                log,
+                holds: self.holds_of(to),
+            };
+            messages.push((to, m));
+        }
+        for (to, m) in messages {
             self.send_to(ctx, to, Channel::Stream, BftMessage::Rep(Box::new(m)));
         }
     }
+
+    /// What this node holds of `k`'s log (its cached copy's head).
+    fn holds_of(&self, k: usize) -> Option<LogHead> {
+        delta::head_of(&self.st.rep.rep[k].rlog)
+    }
 }
 
-fn without_machine(r: &Replica) -> Replica {
+fn without_machine(r: &Replica, log_delta: &[LogEntry]) -> Replica {
     Replica {
         machine: Machine::default(),
-        rlog: r.rlog.clone(),
+        rlog: log_delta.to_vec(),
         pend: r.pend.clone(),
         reqq: r.reqq.clone(),
         seq: r.seq,

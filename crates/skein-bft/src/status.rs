@@ -29,6 +29,10 @@ pub struct BftCounters {
     pub injected_faults: u64,
     /// Rep broadcasts sent between ticks by event-driven replication.
     pub event_sends: u64,
+    /// Rep messages whose log delta did not rebuild a log matching their
+    /// digest (a corrupted cached copy, a lying peer): the copy was dropped
+    /// and the peer's whole log asked for.
+    pub log_deltas_unverified: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

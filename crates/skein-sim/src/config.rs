@@ -227,6 +227,9 @@ pub struct SimConfig {
     /// Nodes that boot later than the start, and when (ms): until then they
     /// are down, as if crashed (rings and overlays grow by joins this way).
     pub boot_at_ms: Vec<(NodeId, u64)>,
+    /// Count the encoded size of every message sent, by kind
+    /// (`SimStats::message_bytes`; costs one encoding per message).
+    pub measure_message_bytes: bool,
 }
 
 impl SimConfig {
@@ -248,6 +251,7 @@ impl SimConfig {
             in_flight_per_link_max: 1_024,
             queue_events_max: 1_000_000,
             boot_at_ms: Vec::new(),
+            measure_message_bytes: false,
         }
     }
 

@@ -40,5 +40,5 @@ pub mod workload;
 
 pub use config::{ClientConfig, FaultKind, FaultSet, LoopMode, NemesisConfig, SimConfig};
 pub use error::SimError;
-pub use report::{RunReport, SimStats};
+pub use report::{KindBytes, RunReport, SimStats};
 pub use sim::{SimOutcome, Simulation};

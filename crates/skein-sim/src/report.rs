@@ -35,6 +35,17 @@ pub struct SimStats {
     pub ops_ok: u64,
     pub ops_fail: u64,
     pub ops_unknown: u64,
+    /// With `SimConfig::measure_message_bytes`: per message kind, the
+    /// messages sent and their encoded (postcard) bytes, per destination.
+    pub message_bytes: BTreeMap<&'static str, KindBytes>,
+}
+
+/// Messages of one kind and their encoded size.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct KindBytes {
+    pub messages: u64,
+    pub bytes: u64,
+    pub max: u64,
 }
 
 impl SimStats {

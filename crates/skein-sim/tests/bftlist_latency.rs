@@ -30,10 +30,12 @@ fn print_both(clients: u32, steps: u64) {
     let o = options(clients, steps);
     let eager = latency::measure_with(&o, with_events(clients, true)).unwrap();
     let ticks = latency::measure_with(&o, with_events(clients, false)).unwrap();
-    println!("bftlist n = 6, event-driven: {eager}");
-    println!("bftlist n = 6, tick-driven:  {ticks}");
-    assert!(eager.ops_ok > 0, "no request completed: {eager}");
-    assert!(ticks.ops_ok > 0, "no request completed: {ticks}");
+    for (mode, s) in [("event-driven", &eager), ("tick-driven", &ticks)] {
+        println!("bftlist n = 6, {mode}: {s}");
+        println!("  mean ms by request number: {}", s.blocks_line(16));
+        assert!(s.ops_ok > 0, "no request completed: {s}");
+        assert!(s.rep_messages > 0, "no Rep message measured: {s}");
+    }
 }
 
 /// CI: one client, both modes; requests complete and the figures print.
@@ -42,7 +44,9 @@ fn request_latency_is_printed() {
     print_both(1, 15_000);
 }
 
-/// The figures of ALGORITHM.md: one client and sixteen, longer runs.
+/// The figures of ALGORITHM.md: 1, 16 and 64 clients, both modes, with the
+/// mean latency per block of 100 requests (1,000+ requests at 16 and 64
+/// clients) and the encoded size of Rep messages.
 ///
 /// ```text
 /// cargo test --release -p skein-sim --test bftlist_latency -- --ignored --nocapture
@@ -50,6 +54,7 @@ fn request_latency_is_printed() {
 #[test]
 #[ignore]
 fn request_latency_figures() {
-    print_both(1, 30_000);
-    print_both(16, 30_000);
+    print_both(1, 60_000);
+    print_both(16, 150_000);
+    print_both(64, 150_000);
 }

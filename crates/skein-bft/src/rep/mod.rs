@@ -3,6 +3,7 @@
 //! and flush.
 
 mod consolidate;
+pub mod delta;
 mod derived;
 mod iteration;
 mod newview;
@@ -10,6 +11,7 @@ mod structure;
 mod validate;
 
 pub use consolidate::Consolidated;
+pub use delta::{LogDigest, LogHead};
 pub use iteration::{Executed, RepOutcome};
 pub use structure::{compatible, LogEntry, Replica, ReqEntry};
 
@@ -19,14 +21,52 @@ use crate::types::{ClientRequest, View};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
-/// The whole own structure, sent every iteration. [EXT] delta + digest (§8):
-/// the machine (the list) travels only when `with_machine`; otherwise the
-/// receiver rebuilds it from its cached copy by replaying the log, which
-/// carries a digest and hash chain per entry, so any mismatch is detected.
+/// The own structure, sent every iteration. [EXT] delta + digest (§8):
+/// `rs.rlog` holds only the log entries after the point the receiver said
+/// it holds (all of them when it said nothing usable), and `log` digests the
+/// whole log, so the receiver rebuilds it from its cached copy and checks it
+/// (module `delta`). The machine (the list) travels only when
+/// `with_machine`, always with the whole log; otherwise the receiver
+/// rebuilds it from its cached copy by replaying the log, whose entries
+/// carry a machine digest and hash chain, so any mismatch is detected.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RepMsg {
     pub rs: Replica,
     pub with_machine: bool,
+    /// Digest of the sender's whole log (`rs.rlog` is a suffix of it).
+    pub log: LogDigest,
+    /// What the sender holds of the receiver's log: where the receiver's
+    /// next delta to the sender may start. A hint only (see `delta`).
+    pub holds: Option<LogHead>,
+}
+
+impl RepMsg {
+    /// A message carrying the whole of `rs` (its whole log).
+    pub fn whole(rs: Replica, with_machine: bool, holds: Option<LogHead>) -> Self {
+        RepMsg {
+            log: LogDigest::of(&rs.rlog),
+            rs,
+            with_machine,
+            holds,
+        }
+    }
+
+    /// Holds the sender's whole log (no cached copy is needed to read it).
+    pub fn has_whole_log(&self) -> bool {
+        usize::try_from(self.log.len).is_ok_and(|len| len == self.rs.rlog.len())
+    }
+}
+
+/// What became of a received Rep message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Receipt {
+    /// Failed validation; dropped.
+    Refused,
+    /// Stored (its log rebuilt and verified).
+    Stored,
+    /// Its log delta did not rebuild a log matching its digest: the
+    /// sender's copy is TEE until a whole log arrives.
+    Unverified,
 }
 
 /// What Rep needs from the other modules in one iteration.
@@ -101,16 +141,36 @@ impl RepState {
     }
 
     /// §2.2 receive from `from` (caller checked `VE.allow_service()`).
-    /// Returns false when the message failed validation and was dropped.
-    pub fn receive(&mut self, p: &Params, from: usize, msg: RepMsg, pm_ok: bool) -> bool {
-        if from >= p.n || from == p.me || !validate::structure_ok(p, &msg.rs, msg.with_machine) {
-            return false;
+    /// A delta that does not rebuild a log matching the message's digest
+    /// leaves the sender's copy at TEE, "not heard" (the own next message
+    /// then tells the sender that nothing of its log is held here, so it
+    /// sends the whole log): decisions never use an unverified copy.
+    pub fn receive(&mut self, p: &Params, from: usize, msg: RepMsg, pm_ok: bool) -> Receipt {
+        if from >= p.n
+            || from == p.me
+            || !validate::structure_ok(p, &msg.rs, msg.with_machine)
+            || !validate::digest_ok(p, &msg)
+            || (msg.with_machine && !msg.has_whole_log())
+        {
+            return Receipt::Refused;
         }
-        let mut rs = msg.rs;
+        let RepMsg {
+            mut rs,
+            log,
+            with_machine,
+            ..
+        } = msg;
         let old = &mut self.rep[from];
-        if !msg.with_machine {
+        let (old_exec, old_chain) = (old.last_exec(), old.chain());
+        let cached = std::mem::take(&mut old.rlog);
+        let Some(rlog) = delta::splice(cached, std::mem::take(&mut rs.rlog), log) else {
+            *old = Replica::tee();
+            return Receipt::Unverified;
+        };
+        rs.rlog = rlog;
+        if !with_machine {
             let cached = std::mem::take(&mut old.machine);
-            if !replay(old, cached, &mut rs) {
+            if !replay(old_exec, old_chain, cached, &mut rs) {
                 self.need_machine.insert(from);
             }
         } else {
@@ -124,7 +184,7 @@ impl RepState {
             old.machine = rs.machine;
             old.rlog = rs.rlog;
         }
-        true
+        Receipt::Stored
     }
 
     /// Repairs what no correct execution produces in own variables: wrong
@@ -158,19 +218,19 @@ impl RepState {
     }
 }
 
-/// Rebuilds the receiver's copy of a peer's machine from the cached one and
-/// the log entries executed since. False when the cached copy is not on the
-/// new log's history (the cached copy is kept; a state transfer is needed).
-fn replay(old: &Replica, cached: crate::machine::Machine, new: &mut Replica) -> bool {
-    let s = old.last_exec();
-    if s == new.last_exec() && old.chain() == new.chain() {
+/// Rebuilds the receiver's copy of a peer's machine from the cached one (at
+/// `s`, chain value `chain`) and the log entries executed since. False when
+/// the cached copy is not on the new log's history (the cached machine is
+/// kept; a state transfer is needed).
+fn replay(s: i64, chain: u64, cached: crate::machine::Machine, new: &mut Replica) -> bool {
+    if s == new.last_exec() && chain == new.chain() {
         new.machine = cached;
         return true;
     }
     let linked = if s == -1 {
         new.rlog.first().is_some_and(|e| e.req.seq == 0)
     } else {
-        new.chain_at(s) == Some(old.chain())
+        new.chain_at(s) == Some(chain)
     };
     if !linked || s > new.last_exec() {
         new.machine = cached;

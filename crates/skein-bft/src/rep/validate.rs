@@ -2,6 +2,7 @@
 //! it is stored when it exceeds a bound or names an out-of-range id or view.
 
 use super::structure::Replica;
+use super::RepMsg;
 use crate::config::Params;
 use crate::types::{ClientRequest, Request};
 
@@ -31,6 +32,12 @@ pub fn structure_ok(p: &Params, rs: &Replica, with_machine: bool) -> bool {
             .all(|e| req_ok(p, &e.req) && e.xset.iter().all(|&k| k < p.n))
         && rs.machine.last.keys().all(|&c| (c as usize) < p.clients);
     bounds && ranges && rs.log_well_formed()
+}
+
+/// The digest of the sender's whole log respects the log bound, and the
+/// delta is no longer than the log it belongs to.
+pub fn digest_ok(p: &Params, m: &RepMsg) -> bool {
+    usize::try_from(m.log.len).is_ok_and(|len| len <= p.rlog_max() && m.rs.rlog.len() <= len)
 }
 
 #[cfg(test)]

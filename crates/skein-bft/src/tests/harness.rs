@@ -43,6 +43,24 @@ pub struct Cluster {
     pub issued: BTreeSet<i64>,
     /// Appended value → (client, ts) that issued it.
     pub requests: BTreeMap<i64, (u32, u64)>,
+    /// Rep messages sent, the log entries they carried, and the entries of
+    /// the senders' whole logs (what they carried before log deltas).
+    pub rep_traffic: RepTraffic,
+    /// When set, every Rep message's encoded size with its log delta and
+    /// with the sender's whole log instead (what it was before deltas),
+    /// with the sender's last executed seq: (seq, with the list, bytes,
+    /// whole-log bytes).
+    pub rep_sizes: Option<Vec<(i64, bool, usize, usize)>>,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RepTraffic {
+    pub messages: u64,
+    pub entries_sent: u64,
+    pub entries_whole: u64,
+    pub with_machine: u64,
+    pub entries_with_machine: u64,
+    pub whole_light: u64,
 }
 
 impl Cluster {
@@ -68,6 +86,8 @@ impl Cluster {
             byzantine: BTreeSet::new(),
             issued: BTreeSet::new(),
             requests: BTreeMap::new(),
+            rep_traffic: RepTraffic::default(),
+            rep_sizes: None,
         };
         for k in 0..n {
             c.step(k, Input::Start);
@@ -140,6 +160,24 @@ impl Cluster {
     }
 
     fn transmit(&mut self, from: usize, to: usize, msg: BftMessage) {
+        if let BftMessage::Rep(m) = &msg {
+            self.rep_traffic.messages += 1;
+            self.rep_traffic.entries_sent += m.rs.rlog.len() as u64;
+            self.rep_traffic.entries_whole += u64::from(m.log.len);
+            if m.with_machine {
+                self.rep_traffic.with_machine += 1;
+                self.rep_traffic.entries_with_machine += m.rs.rlog.len() as u64;
+            } else if m.rs.rlog.len() as u32 == m.log.len && m.log.len > 0 {
+                self.rep_traffic.whole_light += 1;
+            }
+            if let Some(sizes) = self.rep_sizes.as_mut() {
+                let own = &self.nodes[from].state().rep.rep[from];
+                let mut whole = m.clone();
+                whole.rs.rlog = own.rlog.clone();
+                let len = |m: &crate::rep::RepMsg| postcard::to_allocvec(m).map_or(0, |v| v.len());
+                sizes.push((own.last_exec(), m.with_machine, len(m), len(&whole)));
+            }
+        }
         if self.loss > 0.0 && self.rng.random_bool(self.loss) {
             return;
         }

@@ -1,6 +1,7 @@
 //! Cluster scenarios of BFTLIST.md §6.2 on the in-crate harness.
 
 mod byzantine;
+mod delta;
 mod faults;
 mod harness;
 mod liveness;

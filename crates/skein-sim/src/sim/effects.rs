@@ -185,6 +185,10 @@ impl<P: Protocol, W: Workload<P>> Simulation<'_, P, W> {
             self.stats.drop("twins-other-side");
             return;
         }
+        let encoded = self
+            .cfg
+            .measure_message_bytes
+            .then(|| (P::message_kind(&message), encoded_len(&message)));
         let mut message = Some(message);
         let targets = self.routes[member].len();
         for r in 0..targets {
@@ -200,6 +204,12 @@ impl<P: Protocol, W: Workload<P>> Simulation<'_, P, W> {
                 return;
             };
             self.stats.messages_sent += 1;
+            if let Some((kind, len)) = encoded {
+                let k = self.stats.message_bytes.entry(kind).or_default();
+                k.messages += 1;
+                k.bytes += len;
+                k.max = k.max.max(len);
+            }
             let plan = self
                 .network
                 .plan(&mut self.rng, self.now_us, from_inst, to_inst, channel);
@@ -245,4 +255,9 @@ impl<P: Protocol, W: Workload<P>> Simulation<'_, P, W> {
             );
         }
     }
+}
+
+/// The size of a message on the wire (its postcard encoding, without framing).
+fn encoded_len<M: serde::Serialize>(message: &M) -> u64 {
+    postcard::to_allocvec(message).map_or(0, |v| v.len() as u64)
 }
