@@ -18,6 +18,9 @@ use std::time::Duration;
 
 /// Ids announced but not received that we track at once.
 pub const MISSING_MAX: usize = 1_024;
+/// An IHAVE this many hops shorter than the eager path swaps the tree
+/// link (the paper's optimization threshold).
+pub const SHORTCUT_HOPS: u16 = 3;
 /// Announcers remembered per missing id (each gets one graft attempt).
 pub const ANNOUNCERS_MAX: usize = 8;
 
@@ -26,6 +29,9 @@ pub struct Stored {
     pub message: Broadcast,
     pub hops: u16,
     pub delivered_at: Duration,
+    /// The peer whose eager push delivered it (`None`: sent from here, or
+    /// pulled by a graft); the tree optimization may swap that link.
+    pub parent: Option<NodeId>,
 }
 
 struct Missing {
@@ -42,6 +48,9 @@ pub struct Plumtree {
     store: VecDeque<Stored>,
     messages_max: usize,
     delivered: u64,
+    /// Deliveries up to this sequence number have durable records: only
+    /// those are shown to the application (see [`Plumtree::visible_after`]).
+    durable_seq: u64,
     missing: BTreeMap<MessageId, Missing>,
     ihave_queue: BTreeMap<NodeId, Vec<(MessageId, u16)>>,
 }
@@ -58,6 +67,7 @@ impl Plumtree {
             store: VecDeque::new(),
             messages_max,
             delivered: 0,
+            durable_seq: 0,
             missing: BTreeMap::new(),
             ihave_queue: BTreeMap::new(),
         }
@@ -94,10 +104,26 @@ impl Plumtree {
             }
         }
         self.delivered = seq;
+        self.durable_seq = seq;
+    }
+
+    /// The records of deliveries up to `seq` are durable.
+    pub fn mark_durable(&mut self, seq: u64) {
+        assert!(seq <= self.delivered, "only deliveries made can be durable");
+        self.durable_seq = self.durable_seq.max(seq);
+    }
+    pub fn durable_seq(&self) -> u64 {
+        self.durable_seq
     }
 
     /// Records a first delivery; returns its sequence number. Caller checked `!seen`.
-    pub fn deliver(&mut self, message: Broadcast, hops: u16, now: Duration) -> u64 {
+    pub fn deliver(
+        &mut self,
+        message: Broadcast,
+        hops: u16,
+        now: Duration,
+        parent: Option<NodeId>,
+    ) -> u64 {
         assert!(!self.seen(message.id), "a message is delivered once");
         self.seen.insert(message.id);
         self.seen_order.push_back(message.id);
@@ -113,6 +139,7 @@ impl Plumtree {
             message,
             hops,
             delivered_at: now,
+            parent,
         });
         if self.store.len() > self.messages_max {
             self.store.pop_front();
@@ -125,9 +152,45 @@ impl Plumtree {
         self.store.iter().rev().find(|s| s.message.id == id)
     }
 
+    /// Plumtree's optimization (§3.8 of the paper): `announcer` offers a
+    /// message this node got `SHORTCUT_HOPS` or more hops later through
+    /// its eager parent. Returns the parent to prune, and takes the
+    /// announcer as the message's parent so one message swaps once.
+    pub fn shortcut(&mut self, id: MessageId, announcer: NodeId, hops: u16) -> Option<NodeId> {
+        let stored = self.store.iter_mut().rev().find(|s| s.message.id == id)?;
+        let parent = stored.parent?;
+        if parent == announcer || hops.saturating_add(SHORTCUT_HOPS) > stored.hops {
+            return None;
+        }
+        stored.parent = Some(announcer);
+        stored.hops = hops;
+        Some(parent)
+    }
+
     /// Stored messages with `seq > after`, oldest first, at most `limit`.
     pub fn after(&self, after: u64, limit: usize) -> impl Iterator<Item = &Stored> {
         self.store.iter().filter(move |s| s.seq > after).take(limit)
+    }
+
+    /// As [`Plumtree::after`], but only deliveries whose record is durable:
+    /// what the application may see. A crash can lose a delivery whose
+    /// record was not yet written; hiding it until then means the restarted
+    /// node delivers it at most once from the application's point of view.
+    pub fn visible_after(&self, after: u64, limit: usize) -> impl Iterator<Item = &Stored> {
+        let durable = self.durable_seq;
+        self.after(after, limit)
+            .take_while(move |s| s.seq <= durable)
+    }
+
+    /// The newest stored messages (id, hops), at most `limit`, oldest first:
+    /// what anti-entropy offers a peer.
+    pub fn recent(&self, limit: usize) -> Vec<(MessageId, u16)> {
+        let skip = self.store.len().saturating_sub(limit);
+        self.store
+            .iter()
+            .skip(skip)
+            .map(|s| (s.message.id, s.hops))
+            .collect()
     }
 
     /// `from` moves to the eager set (first copy or a graft from it).
@@ -168,17 +231,22 @@ impl Plumtree {
         }
     }
 
-    /// Grafts due at `now`: one announcer per missing id, the next one
-    /// `retry` later if this one does not deliver either.
-    pub fn due_grafts(&mut self, now: Duration, retry: Duration) -> Vec<(NodeId, MessageId)> {
-        let mut due = Vec::new();
+    /// Grafts due at `now`, batched per announcer: one announcer per
+    /// missing id, the next one `retry` later if this one does not deliver
+    /// either.
+    pub fn due_grafts(
+        &mut self,
+        now: Duration,
+        retry: Duration,
+    ) -> BTreeMap<NodeId, Vec<MessageId>> {
+        let mut due: BTreeMap<NodeId, Vec<MessageId>> = BTreeMap::new();
         self.missing.retain(|id, m| {
             if m.graft_at > now {
                 return true;
             }
             match m.announcers.pop_front() {
                 Some(peer) => {
-                    due.push((peer, *id));
+                    due.entry(peer).or_default().push(*id);
                     m.graft_at = now + retry;
                     true
                 }
@@ -216,7 +284,7 @@ mod tests {
     fn the_seen_cache_and_the_store_stay_bounded() {
         let mut t = Plumtree::new(3, 2);
         for n in 0..5 {
-            t.deliver(message(n), 0, Duration::ZERO);
+            t.deliver(message(n), 0, Duration::ZERO, None);
         }
         assert_eq!((t.seen_len(), t.stored_len(), t.delivered()), (3, 2, 5));
         assert!(t.seen(message(4).id) && !t.seen(message(0).id));
@@ -231,11 +299,55 @@ mod tests {
         let s = Duration::from_secs;
         t.announced(id, NodeId(2), s(1));
         t.announced(id, NodeId(3), s(1));
+        let one = |peer: u16| BTreeMap::from([(NodeId(peer), vec![id])]);
         assert!(t.due_grafts(s(0), s(1)).is_empty());
-        assert_eq!(t.due_grafts(s(1), s(1)), vec![(NodeId(2), id)]);
-        assert_eq!(t.due_grafts(s(2), s(1)), vec![(NodeId(3), id)]);
+        assert_eq!(t.due_grafts(s(1), s(1)), one(2));
+        assert_eq!(t.due_grafts(s(2), s(1)), one(3));
         assert!(t.due_grafts(s(3), s(1)).is_empty());
         assert_eq!(t.missing_len(), 0, "given up after the last announcer");
+    }
+
+    #[test]
+    fn a_much_shorter_path_swaps_the_parent_once() {
+        let mut t = Plumtree::new(10, 10);
+        let m = message(1);
+        let id = m.id;
+        t.deliver(m, 6, Duration::ZERO, Some(NodeId(2)));
+        assert_eq!(t.shortcut(id, NodeId(3), 4), None, "two hops shorter: kept");
+        assert_eq!(t.shortcut(id, NodeId(2), 1), None, "the parent itself");
+        assert_eq!(t.shortcut(id, NodeId(3), 3), Some(NodeId(2)));
+        assert_eq!(
+            t.shortcut(id, NodeId(4), 2),
+            None,
+            "now 3 hops: swapped once"
+        );
+        assert_eq!(t.find(id).unwrap().parent, Some(NodeId(3)));
+    }
+
+    #[test]
+    fn grafts_due_from_one_announcer_go_in_one_batch() {
+        let mut t = Plumtree::new(10, 10);
+        let (a, b) = (message(1).id, message(2).id);
+        t.announced(a, NodeId(2), Duration::ZERO);
+        t.announced(b, NodeId(2), Duration::ZERO);
+        let due = t.due_grafts(Duration::ZERO, Duration::from_secs(1));
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[&NodeId(2)].len(), 2);
+    }
+
+    #[test]
+    fn only_durable_deliveries_are_visible_and_recent_is_the_newest() {
+        let mut t = Plumtree::new(10, 10);
+        for n in 0..3 {
+            t.deliver(message(n), 0, Duration::ZERO, None);
+        }
+        assert_eq!(t.visible_after(0, 10).count(), 0, "no record durable yet");
+        t.mark_durable(2);
+        let seqs: Vec<u64> = t.visible_after(0, 10).map(|s| s.seq).collect();
+        assert_eq!(seqs, vec![1, 2]);
+        assert_eq!(t.after(0, 10).count(), 3);
+        let recent: Vec<MessageId> = t.recent(2).into_iter().map(|(id, _)| id).collect();
+        assert_eq!(recent, vec![message(1).id, message(2).id]);
     }
 
     #[test]
@@ -243,7 +355,7 @@ mod tests {
         let mut t = Plumtree::new(10, 10);
         let m = message(1);
         t.announced(m.id, NodeId(2), Duration::ZERO);
-        t.deliver(m, 1, Duration::ZERO);
+        t.deliver(m, 1, Duration::ZERO, None);
         assert_eq!(t.missing_len(), 0);
         t.make_eager(NodeId(2));
         t.make_lazy(NodeId(2));
