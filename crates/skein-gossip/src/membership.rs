@@ -132,6 +132,9 @@ pub struct Membership {
     /// Members per subnet, kept beside `members` so the Sybil limit costs
     /// one lookup per admission instead of a scan of the whole table.
     per_subnet: BTreeMap<String, usize>,
+    /// Members not `Alive` (suspect, dead, left): the per-tick deadline
+    /// scans skip the table while there are none.
+    not_alive: usize,
     members_max: usize,
     per_subnet_max: usize,
 }
@@ -143,6 +146,7 @@ impl Membership {
             members: BTreeMap::new(),
             bindings: BTreeMap::new(),
             per_subnet: BTreeMap::new(),
+            not_alive: 0,
             members_max,
             per_subnet_max,
         }
@@ -165,6 +169,17 @@ impl Membership {
             .iter()
             .filter(|(_, m)| m.state.is_live())
             .map(|(id, _)| *id)
+    }
+    /// Whether some member is suspect, dead or left (else no deadline runs).
+    pub fn any_not_alive(&self) -> bool {
+        debug_assert_eq!(
+            self.not_alive,
+            self.members
+                .values()
+                .filter(|m| m.state != MemberState::Alive)
+                .count()
+        );
+        self.not_alive > 0
     }
     pub fn bindings(&self) -> &BTreeMap<NodeId, PublicKey> {
         &self.bindings
@@ -259,6 +274,11 @@ impl Membership {
                 if after != m.state {
                     m.since = now;
                 }
+                match (m.state == MemberState::Alive, after == MemberState::Alive) {
+                    (true, false) => self.not_alive += 1,
+                    (false, true) => self.not_alive -= 1,
+                    _ => {}
+                }
                 m.state = after;
                 m.incarnation = update.incarnation;
                 m.latest = update.clone();
@@ -314,6 +334,9 @@ impl Membership {
     /// Forgets members dead or departed for longer than `expiry`; returns them.
     /// Their key bindings stay, so the id stays theirs.
     pub fn expire(&mut self, now: Duration, expiry: Duration) -> Vec<NodeId> {
+        if self.not_alive == 0 {
+            return Vec::new();
+        }
         let gone: Vec<NodeId> = self
             .members
             .iter()
@@ -323,6 +346,7 @@ impl Membership {
         for id in &gone {
             if let Some(m) = self.members.remove(id) {
                 count_down(&mut self.per_subnet, &subnet_of(m.address()));
+                self.not_alive -= 1; // only members not live expire
             }
         }
         gone

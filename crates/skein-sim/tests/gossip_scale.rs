@@ -359,7 +359,7 @@ fn broadcast_table_10_to_10000_nodes() {
     };
     let mut rows = Vec::new();
     for n in sizes {
-        rows.push(measure_broadcast(n, 11, 4));
+        rows.push(measure_broadcast(n, 11, 6));
         print_broadcast_table(&rows[rows.len() - 1..]);
     }
     print_broadcast_table(&rows);
