@@ -87,7 +87,8 @@ impl Gossip {
         if let Some(from) = from {
             self.plumtree.make_eager(from);
         }
-        let Some(message) = copy else {
+        // A message pulled from an offer is old news to everyone else.
+        let Some(message) = copy.filter(|_| !self.plumtree.was_offered(id)) else {
             return;
         };
         let eager: Vec<NodeId> = self
@@ -198,14 +199,30 @@ impl Gossip {
         }
     }
 
-    /// Anti-entropy: offers `peer` the ids of the newest stored messages as
-    /// an IHAVE, on join and on each peer sync. What `peer` has not seen it
-    /// grafts through the usual path, so a node that joined (or came back)
-    /// after a broadcast still delivers it, once.
+    /// Anti-entropy: offers `peer` the ids of messages this node got by
+    /// the ordinary spread within `anti_entropy_window`, on join and on
+    /// each peer sync. What `peer` has not seen it grafts, so a node that
+    /// joined (or came back) after a broadcast still delivers it, once.
+    /// Pulled messages are neither spread on nor offered again, so a
+    /// message stops circulating one window after it spread, before the
+    /// seen-caches forget it.
     pub(crate) fn offer_recent(&mut self, ctx: &mut Context<'_, Self>, peer: NodeId) {
-        let ids = self.plumtree.recent(IDS_PER_MESSAGE_MAX);
+        let since = ctx.now().saturating_sub(self.config.anti_entropy_window());
+        let ids = self.plumtree.offerable(since, IDS_PER_MESSAGE_MAX);
         if !ids.is_empty() {
-            self.send(ctx, peer, GossipMessage::IHave { ids });
+            self.send(ctx, peer, GossipMessage::Offer { ids });
+        }
+    }
+
+    pub(crate) fn on_offer(
+        &mut self,
+        ctx: &mut Context<'_, Self>,
+        from: NodeId,
+        ids: &[MessageId],
+    ) {
+        // Graft at the next tick: an offer is not racing an eager copy.
+        for &id in ids {
+            self.plumtree.offered(id, from, ctx.now());
         }
     }
 

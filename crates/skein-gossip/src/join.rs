@@ -4,9 +4,9 @@
 //! ```text
 //!  joiner ── Join(signed Alive, pow) ──▶ boot node
 //!         ◀── Welcome(sample of members) ─┘   or Refused(reason)
-//!         ◀── IHAVE(newest stored ids)  (anti-entropy: the joiner grafts what it lacks)
-//!  every sync interval + jitter: Sync(sample) + IHAVE(newest ids) ──▶ random live member
-//!                                ◀── Sync(sample, reply: false) + IHAVE(newest ids)
+//!         ◀── OFFER(recent ids)  (anti-entropy: the joiner grafts what it lacks)
+//!  every sync interval + jitter: Sync(sample) + OFFER(recent ids) ──▶ random live member
+//!                                ◀── Sync(sample, reply: false) + OFFER(recent ids)
 //!  leave: Left(signed) to every live member, then silence
 //! ```
 

@@ -386,6 +386,7 @@ impl Gossip {
             GossipMessage::IndirectAck { probe, target } => self.prober.acked(probe, target),
             GossipMessage::Gossip { message, hops } => self.on_gossip(ctx, from, message, hops),
             GossipMessage::IHave { ids } => self.on_ihave(ctx, from, &ids),
+            GossipMessage::Offer { ids } => self.on_offer(ctx, from, &ids),
             GossipMessage::Graft { ids } => self.on_graft(ctx, from, &ids),
             GossipMessage::Prune => self.plumtree.make_lazy(from),
             GossipMessage::Delivered { id, hops } => self.traces.record(id, from, ctx.now(), hops),

@@ -32,11 +32,16 @@ pub struct Stored {
     /// The peer whose eager push delivered it (`None`: sent from here, or
     /// pulled by a graft); the tree optimization may swap that link.
     pub parent: Option<NodeId>,
+    /// Pulled through an anti-entropy offer: not spread on, not offered on,
+    /// so an old message cannot keep circulating past the seen-caches.
+    pub offered: bool,
 }
 
 struct Missing {
     announcers: VecDeque<NodeId>,
     graft_at: Duration,
+    /// Known only from anti-entropy offers (no ordinary IHAVE for it).
+    offered: bool,
 }
 
 pub struct Plumtree {
@@ -124,6 +129,7 @@ impl Plumtree {
         now: Duration,
         parent: Option<NodeId>,
     ) -> u64 {
+        let offered = self.missing.get(&message.id).is_some_and(|m| m.offered);
         assert!(!self.seen(message.id), "a message is delivered once");
         self.seen.insert(message.id);
         self.seen_order.push_back(message.id);
@@ -140,6 +146,7 @@ impl Plumtree {
             hops,
             delivered_at: now,
             parent,
+            offered,
         });
         if self.store.len() > self.messages_max {
             self.store.pop_front();
@@ -182,15 +189,26 @@ impl Plumtree {
             .take_while(move |s| s.seq <= durable)
     }
 
-    /// The newest stored messages (id, hops), at most `limit`, oldest first:
-    /// what anti-entropy offers a peer.
-    pub fn recent(&self, limit: usize) -> Vec<(MessageId, u16)> {
-        let skip = self.store.len().saturating_sub(limit);
-        self.store
+    /// What anti-entropy offers a peer: ids of stored messages this node
+    /// got by the ordinary spread (not from an offer) at or after `since`,
+    /// the newest `limit`, oldest first.
+    pub fn offerable(&self, since: Duration, limit: usize) -> Vec<MessageId> {
+        let mut ids: Vec<MessageId> = self
+            .store
             .iter()
-            .skip(skip)
-            .map(|s| (s.message.id, s.hops))
-            .collect()
+            .rev()
+            .take_while(|s| s.delivered_at >= since)
+            .filter(|s| !s.offered)
+            .take(limit)
+            .map(|s| s.message.id)
+            .collect();
+        ids.reverse();
+        ids
+    }
+
+    /// Whether a delivered message came from an anti-entropy offer.
+    pub fn was_offered(&self, id: MessageId) -> bool {
+        self.find(id).is_some_and(|s| s.offered)
     }
 
     /// `from` moves to the eager set (first copy or a graft from it).
@@ -225,7 +243,10 @@ impl Plumtree {
         let entry = self.missing.entry(id).or_insert_with(|| Missing {
             announcers: VecDeque::new(),
             graft_at,
+            offered: false,
         });
+        // An ordinary IHAVE: the message is spreading now; spread it on.
+        entry.offered = false;
         if entry.announcers.len() < ANNOUNCERS_MAX && !entry.announcers.contains(&from) {
             entry.announcers.push_back(from);
         }
@@ -254,6 +275,21 @@ impl Plumtree {
             }
         });
         due
+    }
+
+    /// `from` offered `id` (anti-entropy): graft it at `graft_at` unless an
+    /// ordinary announcement comes first.
+    pub fn offered(&mut self, id: MessageId, from: NodeId, graft_at: Duration) {
+        if self.seen(id) || self.missing.contains_key(&id) || self.missing.len() >= MISSING_MAX {
+            return;
+        }
+        let announcers = VecDeque::from([from]);
+        let missing = Missing {
+            announcers,
+            graft_at,
+            offered: true,
+        };
+        self.missing.insert(id, missing);
     }
 
     pub fn queue_ihave(&mut self, peer: NodeId, id: MessageId, hops: u16) {
@@ -336,7 +372,7 @@ mod tests {
     }
 
     #[test]
-    fn only_durable_deliveries_are_visible_and_recent_is_the_newest() {
+    fn only_durable_deliveries_are_visible() {
         let mut t = Plumtree::new(10, 10);
         for n in 0..3 {
             t.deliver(message(n), 0, Duration::ZERO, None);
@@ -346,8 +382,31 @@ mod tests {
         let seqs: Vec<u64> = t.visible_after(0, 10).map(|s| s.seq).collect();
         assert_eq!(seqs, vec![1, 2]);
         assert_eq!(t.after(0, 10).count(), 3);
-        let recent: Vec<MessageId> = t.recent(2).into_iter().map(|(id, _)| id).collect();
-        assert_eq!(recent, vec![message(1).id, message(2).id]);
+    }
+
+    /// Offers carry recent messages got by the ordinary spread only; a
+    /// message pulled from an offer is marked and never offered again.
+    #[test]
+    fn offers_hold_recent_spread_messages_and_never_pulled_ones() {
+        let s = Duration::from_secs;
+        let mut t = Plumtree::new(10, 10);
+        t.deliver(message(1), 1, s(1), Some(NodeId(2)));
+        t.deliver(message(2), 1, s(5), Some(NodeId(2)));
+        t.offered(message(3).id, NodeId(4), s(6));
+        assert_eq!(t.due_grafts(s(6), s(1)).len(), 1, "grafted at once");
+        t.deliver(message(3), 2, s(6), Some(NodeId(4)));
+        assert!(t.was_offered(message(3).id));
+        assert_eq!(t.offerable(s(2), 10), vec![message(2).id]);
+        assert_eq!(
+            t.offerable(s(0), 1),
+            vec![message(2).id],
+            "newest first under the limit"
+        );
+        // An ordinary IHAVE for an offered id makes it an ordinary delivery.
+        t.offered(message(4).id, NodeId(4), s(7));
+        t.announced(message(4).id, NodeId(5), s(7));
+        t.deliver(message(4), 2, s(7), Some(NodeId(5)));
+        assert!(!t.was_offered(message(4).id));
     }
 
     #[test]

@@ -63,6 +63,8 @@ pub fn protocol_config() -> GossipConfig {
         tick_ms: 20,
         seen_max: 512,
         messages_max: 128,
+        // Well under seen_max deliveries per window at the workload's rate.
+        anti_entropy_window_secs: 10,
         ..GossipConfig::default()
     }
 }
