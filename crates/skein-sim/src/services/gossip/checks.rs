@@ -6,7 +6,7 @@ use skein_gossip::message::MessageId;
 use skein_gossip::plumtree::MISSING_MAX;
 use skein_gossip::{Gossip, GossipConfig, MemberState};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 /// A broadcast is judged if it began this long after the overlay settled
@@ -18,8 +18,11 @@ const SPREAD_US: u64 = 1_500_000;
 #[derive(Default)]
 pub struct Life {
     life: u64,
+    /// Restarts seen so far (0 in the first life).
+    restarts: u32,
     last_seq: u64,
-    ids: BTreeSet<MessageId>,
+    /// Each id the application saw, with the life (restart count) it was shown in.
+    ids: BTreeMap<MessageId, u32>,
 }
 
 /// Shared between the per-step invariant and the final liveness check.
@@ -85,6 +88,9 @@ pub fn exactly_once(tracker: Rc<RefCell<Tracker>>) -> Box<dyn Check<Gossip>> {
                 // A restart: sequence numbers start over from what was
                 // durable, but the ids the application saw stay: none of
                 // them may be shown to it again.
+                if life.life != 0 {
+                    life.restarts += 1;
+                }
                 life.life = node.core.life();
                 life.last_seq = 0;
             }
@@ -95,8 +101,11 @@ pub fn exactly_once(tracker: Rc<RefCell<Tracker>>) -> Box<dyn Check<Gossip>> {
                 .map(|s| (s.seq, s.message.id))
                 .collect();
             for (seq, id) in fresh {
-                if !life.ids.insert(id) {
-                    return Err(format!("node {} delivered {id} twice (seq {seq})", node.id));
+                if let Some(first) = life.ids.insert(id, life.restarts) {
+                    return Err(format!(
+                        "node {} delivered {id} twice (seq {seq}; first in life {first}, again in life {})",
+                        node.id, life.restarts
+                    ));
                 }
                 first_seen_us.entry(id).or_insert(view.now_us());
                 life.last_seq = seq;
@@ -152,7 +161,7 @@ pub fn broadcasts_reach_everyone(
                 let life = tracker.lives.get(&node.instance);
                 let missed: Vec<String> = judged
                     .iter()
-                    .filter(|id| !life.is_some_and(|l| l.ids.contains(id)))
+                    .filter(|id| !life.is_some_and(|l| l.ids.contains_key(id)))
                     .map(ToString::to_string)
                     .collect();
                 if !missed.is_empty() {
