@@ -26,6 +26,11 @@ pub enum GossipRequest {
     Trace {
         id: String,
     },
+    /// A join proof of work the driver solved for this node's key (see
+    /// `pow_wanted` in the status); the core checks it, then joins.
+    ProofOfWork {
+        nonce: u64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -45,6 +50,7 @@ pub enum GossipReply {
         told: usize,
     },
     Trace(TraceView),
+    ProofOfWorkAccepted,
     Error {
         code: u16,
         error: String,
@@ -116,6 +122,16 @@ pub struct GossipStatus {
     pub counters: Counters,
     /// The last refusal this node gave or got, with its reason.
     pub last_refusal: Option<String>,
+    /// A join proof of work this node waits for: the driver solves it off
+    /// the core's loop and hands the nonce in with `ProofOfWork`.
+    pub pow_wanted: Option<PowWanted>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PowWanted {
+    /// The node's public key, hex.
+    pub key: String,
+    pub bits: u8,
 }
 
 /// Things counted, never fatal.
@@ -133,6 +149,8 @@ pub struct Counters {
     pub suspicions_raised: u64,
     pub refutations: u64,
     pub grafts_sent: u64,
+    /// Eager parents swapped for a much shorter path (Plumtree's optimization).
+    pub tree_shortcuts: u64,
 }
 
 pub fn state_name(state: MemberState) -> &'static str {

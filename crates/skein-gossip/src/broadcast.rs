@@ -3,7 +3,7 @@
 //! delivery to the application, and beacon reports.
 
 use crate::api::{DeliveredMessage, GossipReply, TraceView, PAGE_MAX};
-use crate::message::{Broadcast, GossipMessage, MessageId, HOPS_MAX};
+use crate::message::{Broadcast, GossipMessage, MessageId, HOPS_MAX, IDS_PER_MESSAGE_MAX};
 use crate::node::Gossip;
 use rand::seq::IteratorRandom;
 use skein_core::{Context, NodeId};
@@ -81,13 +81,14 @@ impl Gossip {
         let id = message.id;
         let forward = hops < HOPS_MAX;
         let copy = forward.then(|| message.clone());
-        let seq = self.plumtree.deliver(message, hops, ctx.now());
+        let seq = self.plumtree.deliver(message, hops, ctx.now(), from);
         self.persist_delivery(ctx, id, seq);
         self.report_to_beacons(ctx, id, hops);
         if let Some(from) = from {
             self.plumtree.make_eager(from);
         }
-        let Some(message) = copy else {
+        // A message pulled from an offer is old news to everyone else.
+        let Some(message) = copy.filter(|_| !self.plumtree.was_offered(id)) else {
             return;
         };
         let eager: Vec<NodeId> = self
@@ -149,8 +150,21 @@ impl Gossip {
         ids: &[(MessageId, u16)],
     ) {
         let graft_at = ctx.now() + self.config.graft_timeout();
-        for (id, _hops) in ids {
-            self.plumtree.announced(*id, from, graft_at);
+        for &(id, hops) in ids {
+            if !self.plumtree.seen(id) {
+                self.plumtree.announced(id, from, graft_at);
+                continue;
+            }
+            // Already delivered, but `from` is much closer to the origin
+            // than our eager parent: make it the parent instead, so the
+            // tree's depth shrinks toward the shortest paths.
+            if let Some(parent) = self.plumtree.shortcut(id, from, hops) {
+                self.plumtree.make_eager(from);
+                self.send(ctx, from, GossipMessage::Graft { ids: Vec::new() });
+                self.plumtree.make_lazy(parent);
+                self.send(ctx, parent, GossipMessage::Prune);
+                self.counters.tree_shortcuts += 1;
+            }
         }
     }
 
@@ -175,10 +189,40 @@ impl Gossip {
 
     pub(crate) fn graft_round(&mut self, ctx: &mut Context<'_, Self>) {
         let retry = self.config.graft_timeout() / 2;
-        for (peer, id) in self.plumtree.due_grafts(ctx.now(), retry) {
-            self.counters.grafts_sent += 1;
+        for (peer, ids) in self.plumtree.due_grafts(ctx.now(), retry) {
             self.plumtree.make_eager(peer);
-            self.send(ctx, peer, GossipMessage::Graft { ids: vec![id] });
+            for chunk in ids.chunks(IDS_PER_MESSAGE_MAX) {
+                self.counters.grafts_sent += 1;
+                let ids = chunk.to_vec();
+                self.send(ctx, peer, GossipMessage::Graft { ids });
+            }
+        }
+    }
+
+    /// Anti-entropy: offers `peer` the ids of messages this node got by
+    /// the ordinary spread within `anti_entropy_window`, on join and on
+    /// each peer sync. What `peer` has not seen it grafts, so a node that
+    /// joined (or came back) after a broadcast still delivers it, once.
+    /// Pulled messages are neither spread on nor offered again, so a
+    /// message stops circulating one window after it spread, before the
+    /// seen-caches forget it.
+    pub(crate) fn offer_recent(&mut self, ctx: &mut Context<'_, Self>, peer: NodeId) {
+        let since = ctx.now().saturating_sub(self.config.anti_entropy_window());
+        let ids = self.plumtree.offerable(since, IDS_PER_MESSAGE_MAX);
+        if !ids.is_empty() {
+            self.send(ctx, peer, GossipMessage::Offer { ids });
+        }
+    }
+
+    pub(crate) fn on_offer(
+        &mut self,
+        ctx: &mut Context<'_, Self>,
+        from: NodeId,
+        ids: &[MessageId],
+    ) {
+        // Graft at the next tick: an offer is not racing an eager copy.
+        for &id in ids {
+            self.plumtree.offered(id, from, ctx.now());
         }
     }
 
@@ -192,7 +236,7 @@ impl Gossip {
         let limit = limit.clamp(1, PAGE_MAX);
         let messages: Vec<DeliveredMessage> = self
             .plumtree
-            .after(after, limit)
+            .visible_after(after, limit)
             .map(|s| DeliveredMessage {
                 seq: s.seq,
                 id: s.message.id.to_string(),

@@ -54,6 +54,10 @@ pub struct GossipConfig {
     pub traces_max: usize,
     /// Driver tick; deadlines are checked on ticks.
     pub tick_ms: u64,
+    /// Anti-entropy offers messages delivered (by the ordinary spread)
+    /// within this many seconds. Exactly-once needs a node to deliver fewer
+    /// than `seen_max` messages in this window (91/s at the defaults).
+    pub anti_entropy_window_secs: u64,
 }
 
 impl Default for GossipConfig {
@@ -81,6 +85,7 @@ impl Default for GossipConfig {
             beacon: false,
             traces_max: 64,
             tick_ms: 50,
+            anti_entropy_window_secs: 180,
         }
     }
 }
@@ -95,7 +100,7 @@ pub const POW_BITS_CEILING: u8 = 24;
 
 impl GossipConfig {
     pub fn validate(&self) -> Result<(), String> {
-        let checks: [(bool, &str); 11] = [
+        let checks: [(bool, &str); 12] = [
             (
                 self.network_sync_interval >= 1,
                 "network_sync_interval must be at least 1 s",
@@ -138,6 +143,10 @@ impl GossipConfig {
                 "pow_difficulty_bits must be at most 24",
             ),
             (
+                (1..=86_400).contains(&self.anti_entropy_window_secs),
+                "anti_entropy_window_secs must be from 1 to 86400",
+            ),
+            (
                 self.eager_fanout >= 1 && self.traces_max >= 1,
                 "eager_fanout and traces_max must be at least 1",
             ),
@@ -162,6 +171,9 @@ impl GossipConfig {
     }
     pub fn graft_timeout(&self) -> Duration {
         Duration::from_millis(self.graft_timeout_ms)
+    }
+    pub fn anti_entropy_window(&self) -> Duration {
+        Duration::from_secs(self.anti_entropy_window_secs)
     }
 }
 

@@ -27,6 +27,23 @@ pub struct Sig(pub [u8; 32], pub [u8; 32]);
 pub struct KeyId(pub u64);
 
 impl PublicKey {
+    /// The 32 bytes in hex (64 digits).
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The inverse of [`PublicKey::to_hex`].
+    pub fn from_hex(text: &str) -> Option<Self> {
+        if text.len() != 64 || !text.is_ascii() {
+            return None;
+        }
+        let mut key = [0u8; 32];
+        for (i, byte) in key.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(Self(key))
+    }
+
     pub fn key_id(&self) -> KeyId {
         let digest = Sha256::digest(self.0);
         let mut first = [0u8; 8];
@@ -169,6 +186,8 @@ mod tests {
         let key = PublicKey([3; 32]);
         let nonce = pow_solve(&key, 8);
         assert!(pow_valid(&key, nonce, 8));
+        assert_eq!(PublicKey::from_hex(&key.to_hex()), Some(key));
+        assert_eq!(PublicKey::from_hex("zz"), None);
         assert!(pow_valid(&key, 12345, 0), "difficulty 0 accepts anything");
         assert_eq!(leading_zero_bits(&[0, 0x10]), 11);
     }

@@ -4,13 +4,14 @@
 //! ```text
 //!  joiner ── Join(signed Alive, pow) ──▶ boot node
 //!         ◀── Welcome(sample of members) ─┘   or Refused(reason)
-//!  every sync interval + jitter: Sync(sample) ──▶ random live member
-//!                                ◀── Sync(sample, reply: false)
+//!         ◀── OFFER(recent ids)  (anti-entropy: the joiner grafts what it lacks)
+//!  every sync interval + jitter: Sync(sample) + OFFER(recent ids) ──▶ random live member
+//!                                ◀── Sync(sample, reply: false) + OFFER(recent ids)
 //!  leave: Left(signed) to every live member, then silence
 //! ```
 
 use crate::api::{state_name, GossipReply, PeerView};
-use crate::identity::{pow_solve, pow_valid};
+use crate::identity::{pow_valid, PublicKey};
 use crate::membership::Rejection;
 use crate::message::{Fact, GossipMessage, Join, Update, UPDATES_PER_MESSAGE_MAX};
 use crate::node::Gossip;
@@ -25,8 +26,11 @@ impl Gossip {
         if self.joined {
             return;
         }
-        let (key, bits) = (self.identity.public(), self.config.pow_difficulty_bits);
-        let pow_nonce = *self.pow_nonce.get_or_insert_with(|| pow_solve(&key, bits));
+        // The proof of work is solved by the driver, not in this step (it
+        // can take seconds); until it hands one in, the node waits.
+        let Some(pow_nonce) = self.pow_nonce_ready() else {
+            return;
+        };
         let join = Join {
             alive: self.my_alive(),
             pow_nonce,
@@ -36,6 +40,45 @@ impl Gossip {
         }
     }
 
+    /// The join's proof of work: any nonce at difficulty 0, else the one
+    /// the driver solved and handed in ([`Gossip::accept_proof_of_work`]).
+    fn pow_nonce_ready(&self) -> Option<u64> {
+        if self.config.pow_difficulty_bits == 0 {
+            return Some(0);
+        }
+        self.pow_nonce
+    }
+
+    /// What the driver should solve before this node can join: its key and
+    /// the difficulty, while it has no solution and still wants to join.
+    pub fn proof_of_work_wanted(&self) -> Option<(PublicKey, u8)> {
+        let wanted = !self.joined && !self.left && self.pow_nonce_ready().is_none();
+        wanted.then(|| (self.identity.public(), self.config.pow_difficulty_bits))
+    }
+
+    /// A nonce the driver solved ([`crate::identity::pow_solve`]) for this
+    /// node's key; checked here, then the join goes out at once.
+    pub(crate) fn accept_proof_of_work(
+        &mut self,
+        ctx: &mut Context<'_, Self>,
+        nonce: u64,
+    ) -> GossipReply {
+        let (key, bits) = (self.identity.public(), self.config.pow_difficulty_bits);
+        if !pow_valid(&key, nonce, bits) {
+            return GossipReply::Error {
+                code: 400,
+                error: format!(
+                    "nonce {nonce} is not a proof of work of {bits} bits for this node's key"
+                ),
+            };
+        }
+        self.pow_nonce = Some(nonce);
+        if !self.joined && self.is_live() {
+            self.join_round(ctx);
+        }
+        GossipReply::ProofOfWorkAccepted
+    }
+
     pub(crate) fn on_join(&mut self, ctx: &mut Context<'_, Self>, from: NodeId, join: Join) {
         match self.admit(ctx, from, &join) {
             Ok(()) => {
@@ -43,6 +86,7 @@ impl Gossip {
                 let mut updates = vec![self.my_alive()];
                 updates.extend(self.sample(ctx, UPDATES_PER_MESSAGE_MAX - 1, Some(from)));
                 self.send(ctx, from, GossipMessage::Welcome { updates });
+                self.offer_recent(ctx, from);
             }
             Err(reason) => {
                 self.counters.joins_refused += 1;
@@ -157,6 +201,7 @@ impl Gossip {
             reply: true,
         };
         self.send(ctx, target, sync.clone());
+        self.offer_recent(ctx, target);
         // Also a boot node, as the original did: after a long partition both
         // sides have forgotten each other, and the boot nodes bridge them.
         let boot = self
@@ -191,6 +236,7 @@ impl Gossip {
                     reply: false,
                 },
             );
+            self.offer_recent(ctx, from);
         }
     }
 

@@ -5,9 +5,12 @@
 //! Owns: Ed25519 identities bound to node ids ([`identity`]), join and
 //! admission with Sybil limits and peer sync ([`join`]), SWIM failure
 //! detection ([`swim`]) over a signed membership table ([`membership`],
-//! [`dissemination`]), Plumtree broadcast with a bounded seen-cache and
-//! exactly-once delivery ([`plumtree`], [`broadcast`]), beacon coverage
-//! traces ([`trace`]) and its durable snapshot ([`storage`]).
+//! [`dissemination`]), Plumtree broadcast with a bounded seen-cache,
+//! anti-entropy for late joiners and exactly-once delivery that survives
+//! restarts (a delivery is shown once its record is durable) ([`plumtree`],
+//! [`broadcast`]), beacon coverage traces ([`trace`]) and its durable
+//! snapshot ([`storage`]). The join proof of work is solved by the driver
+//! and handed in (`GossipRequest::ProofOfWork`), never inside a step.
 //!
 //! Must not do I/O: no sockets, files, clocks, threads or global random
 //! generator; time and randomness arrive through `Context` and `Boot`.

@@ -129,6 +129,12 @@ pub struct Membership {
     me: NodeId,
     members: BTreeMap<NodeId, Member>,
     bindings: BTreeMap<NodeId, PublicKey>,
+    /// Members per subnet, kept beside `members` so the Sybil limit costs
+    /// one lookup per admission instead of a scan of the whole table.
+    per_subnet: BTreeMap<String, usize>,
+    /// Members not `Alive` (suspect, dead, left): the per-tick deadline
+    /// scans skip the table while there are none.
+    not_alive: usize,
     members_max: usize,
     per_subnet_max: usize,
 }
@@ -139,6 +145,8 @@ impl Membership {
             me,
             members: BTreeMap::new(),
             bindings: BTreeMap::new(),
+            per_subnet: BTreeMap::new(),
+            not_alive: 0,
             members_max,
             per_subnet_max,
         }
@@ -161,6 +169,17 @@ impl Membership {
             .iter()
             .filter(|(_, m)| m.state.is_live())
             .map(|(id, _)| *id)
+    }
+    /// Whether some member is suspect, dead or left (else no deadline runs).
+    pub fn any_not_alive(&self) -> bool {
+        debug_assert_eq!(
+            self.not_alive,
+            self.members
+                .values()
+                .filter(|m| m.state != MemberState::Alive)
+                .count()
+        );
+        self.not_alive > 0
     }
     pub fn bindings(&self) -> &BTreeMap<NodeId, PublicKey> {
         &self.bindings
@@ -187,17 +206,7 @@ impl Membership {
         {
             return false;
         }
-        self.members.insert(
-            update.subject,
-            Member {
-                state: MemberState::Alive,
-                incarnation: update.incarnation,
-                alive: update.clone(),
-                latest: update.clone(),
-                last_heard: now,
-                since: now,
-            },
-        );
+        self.insert_alive(update, now);
         self.bind(update.subject, *key);
         true
     }
@@ -248,27 +257,27 @@ impl Membership {
         match (&update.fact, self.members.get_mut(&update.subject)) {
             (Fact::Alive { .. }, None) => {
                 self.admit_limits(update)?;
-                self.members.insert(
-                    update.subject,
-                    Member {
-                        state: MemberState::Alive,
-                        incarnation: update.incarnation,
-                        alive: update.clone(),
-                        latest: update.clone(),
-                        last_heard: now,
-                        since: now,
-                    },
-                );
+                self.insert_alive(update, now);
                 self.bind(update.subject, signer);
             }
             (_, None) => return Err(Rejection::Stale),
             (fact, Some(m)) => {
                 if matches!(fact, Fact::Alive { .. }) {
+                    let moved = (subnet_of(m.address()), subnet_of(update_address(update)));
                     m.alive = update.clone();
+                    if moved.0 != moved.1 {
+                        count_down(&mut self.per_subnet, &moved.0);
+                        *self.per_subnet.entry(moved.1).or_default() += 1;
+                    }
                 }
                 let after = MemberState::of(fact);
                 if after != m.state {
                     m.since = now;
+                }
+                match (m.state == MemberState::Alive, after == MemberState::Alive) {
+                    (true, false) => self.not_alive += 1,
+                    (false, true) => self.not_alive -= 1,
+                    _ => {}
                 }
                 m.state = after;
                 m.incarnation = update.incarnation;
@@ -314,13 +323,8 @@ impl Membership {
             return Err(Rejection::Full("members_max"));
         }
         if let Fact::Alive { address, .. } = &update.fact {
-            let subnet = subnet_of(address);
-            let same = self
-                .members
-                .values()
-                .filter(|m| subnet_of(m.address()) == subnet)
-                .count();
-            if same >= self.per_subnet_max {
+            let same = self.per_subnet.get(&subnet_of(address)).copied();
+            if same.unwrap_or(0) >= self.per_subnet_max {
                 return Err(Rejection::Full("members_per_subnet_max"));
             }
         }
@@ -330,6 +334,9 @@ impl Membership {
     /// Forgets members dead or departed for longer than `expiry`; returns them.
     /// Their key bindings stay, so the id stays theirs.
     pub fn expire(&mut self, now: Duration, expiry: Duration) -> Vec<NodeId> {
+        if self.not_alive == 0 {
+            return Vec::new();
+        }
         let gone: Vec<NodeId> = self
             .members
             .iter()
@@ -337,9 +344,34 @@ impl Membership {
             .map(|(id, _)| *id)
             .collect();
         for id in &gone {
-            self.members.remove(id);
+            if let Some(m) = self.members.remove(id) {
+                count_down(&mut self.per_subnet, &subnet_of(m.address()));
+                self.not_alive -= 1; // only members not live expire
+            }
         }
         gone
+    }
+
+    fn insert_alive(&mut self, update: &Update, now: Duration) {
+        let member = Member {
+            state: MemberState::Alive,
+            incarnation: update.incarnation,
+            alive: update.clone(),
+            latest: update.clone(),
+            last_heard: now,
+            since: now,
+        };
+        *self
+            .per_subnet
+            .entry(subnet_of(member.address()))
+            .or_default() += 1;
+        let before = self.members.insert(update.subject, member);
+        assert!(before.is_none(), "a member is inserted once");
+        debug_assert_eq!(
+            self.per_subnet.values().sum::<usize>(),
+            self.members.len(),
+            "the subnet counts cover every member once"
+        );
     }
 
     /// Bindings are bounded too: past twice `members_max`, forget bindings of
@@ -361,6 +393,22 @@ impl Membership {
 
     pub fn bindings_max(&self) -> usize {
         self.members_max.saturating_mul(2)
+    }
+}
+
+fn update_address(update: &Update) -> &PeerAddress {
+    match &update.fact {
+        Fact::Alive { address, .. } => address,
+        _ => unreachable!("called on Alive updates only"),
+    }
+}
+
+fn count_down(per_subnet: &mut BTreeMap<String, usize>, subnet: &str) {
+    if let Some(count) = per_subnet.get_mut(subnet) {
+        *count -= 1;
+        if *count == 0 {
+            per_subnet.remove(subnet);
+        }
     }
 }
 

@@ -236,6 +236,11 @@ pub enum GossipMessage {
         ids: Vec<MessageId>,
     },
     Prune,
+    /// Anti-entropy: ids of recent messages the sender got by the ordinary
+    /// spread; the receiver grafts what it lacks and does not spread it on.
+    Offer {
+        ids: Vec<MessageId>,
+    },
     /// To a beacon: the sender delivered `id` for the first time, `hops` from its origin.
     Delivered {
         id: MessageId,
@@ -258,12 +263,13 @@ impl GossipMessage {
             GossipMessage::IHave { .. } => "ihave",
             GossipMessage::Graft { .. } => "graft",
             GossipMessage::Prune => "prune",
+            GossipMessage::Offer { .. } => "offer",
             GossipMessage::Delivered { .. } => "delivered",
         }
     }
 
     /// Every kind, for metrics labels.
-    pub const KINDS: [&'static str; 13] = [
+    pub const KINDS: [&'static str; 14] = [
         "join",
         "welcome",
         "refused",
@@ -277,6 +283,7 @@ impl GossipMessage {
         "graft",
         "prune",
         "delivered",
+        "offer",
     ];
 
     /// Whether every list and string is within its limit (hostile input check).
@@ -299,7 +306,9 @@ impl GossipMessage {
                 message.payload.len() <= payload_bytes_max && *hops <= HOPS_MAX
             }
             GossipMessage::IHave { ids } => ids.len() <= IDS_PER_MESSAGE_MAX,
-            GossipMessage::Graft { ids } => ids.len() <= IDS_PER_MESSAGE_MAX,
+            GossipMessage::Graft { ids } | GossipMessage::Offer { ids } => {
+                ids.len() <= IDS_PER_MESSAGE_MAX
+            }
             GossipMessage::PingReq { .. }
             | GossipMessage::IndirectAck { .. }
             | GossipMessage::Prune

@@ -13,9 +13,10 @@ use crate::storage::Snapshot;
 use crate::swim::Prober;
 use crate::trace::Traces;
 use crate::{GOSSIP_VERSION, PROTOCOL_ID};
+use rand::seq::SliceRandom;
 use rand::Rng;
 use skein_core::{Boot, Context, Input, NodeId, PeerAddress, Protocol, StorageWrite};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 /// Updates piggybacked on one ping or ack.
@@ -26,6 +27,10 @@ pub const PERSIST_INTERVAL: Duration = Duration::from_secs(5);
 /// log a restart reads to one snapshot plus this many small records (and
 /// one tick's deliveries).
 pub const APPENDS_BEFORE_SNAPSHOT: usize = 1_024;
+/// Delivery records awaiting `Persisted` that are tracked one by one;
+/// past this, the newest entry absorbs the next (its delivery is shown a
+/// little later, never earlier than its record is durable).
+pub const PENDING_RECORDS_MAX: usize = 1_024;
 /// Boot nodes a joiner tries at once.
 pub const BOOT_NODES_MAX: usize = 16;
 /// Beacons a node reports deliveries to.
@@ -58,6 +63,8 @@ pub struct Gossip {
     /// Delivery records appended since the last snapshot; bounded by
     /// [`APPENDS_BEFORE_SNAPSHOT`] (then a snapshot replaces them).
     pub(crate) appended_since_snapshot: usize,
+    /// (write token, delivery seq) of records not yet durable, oldest first.
+    pending_records: VecDeque<(u64, u64)>,
     pub(crate) dirty: bool,
     pub(crate) next_persist_at: Duration,
     restored: Vec<NodeId>,
@@ -139,6 +146,7 @@ impl Protocol for Gossip {
             pow_nonce: None,
             persist_token: 0,
             appended_since_snapshot: 0,
+            pending_records: VecDeque::new(),
             dirty: true,
             next_persist_at: boot.now,
             restored: restored_ids,
@@ -156,6 +164,7 @@ impl Protocol for Gossip {
         match input {
             Input::Start => self.start(ctx),
             Input::Persisted { token } => {
+                self.records_durable(token);
                 if self.awaiting_durable.is_some_and(|t| token >= t) {
                     self.awaiting_durable = None;
                     self.go_live(ctx);
@@ -215,6 +224,12 @@ impl Protocol for Gossip {
             received: self.received.clone(),
             counters: self.counters.clone(),
             last_refusal: self.last_refusal.clone(),
+            pow_wanted: self
+                .proof_of_work_wanted()
+                .map(|(key, bits)| crate::api::PowWanted {
+                    key: key.to_hex(),
+                    bits,
+                }),
         }
     }
 }
@@ -301,7 +316,12 @@ impl Gossip {
     }
 
     fn go_live(&mut self, ctx: &mut Context<'_, Self>) {
-        for id in std::mem::take(&mut self.restored) {
+        // Random order: the snapshot lists members by id, and taking the
+        // first few as eager peers would make the lowest ids the hubs of
+        // every node's tree.
+        let mut restored = std::mem::take(&mut self.restored);
+        restored.shuffle(ctx.rng());
+        for id in restored {
             if let Some(m) = self.membership.get(id) {
                 ctx.add_peer(id, m.address().clone());
                 self.refill_eager(ctx, Some(id));
@@ -366,6 +386,7 @@ impl Gossip {
             GossipMessage::IndirectAck { probe, target } => self.prober.acked(probe, target),
             GossipMessage::Gossip { message, hops } => self.on_gossip(ctx, from, message, hops),
             GossipMessage::IHave { ids } => self.on_ihave(ctx, from, &ids),
+            GossipMessage::Offer { ids } => self.on_offer(ctx, from, &ids),
             GossipMessage::Graft { ids } => self.on_graft(ctx, from, &ids),
             GossipMessage::Prune => self.plumtree.make_lazy(from),
             GossipMessage::Delivered { id, hops } => self.traces.record(id, from, ctx.now(), hops),
@@ -379,6 +400,7 @@ impl Gossip {
             GossipRequest::Peers => self.peers_view(ctx.now()),
             GossipRequest::Leave => self.leave(ctx),
             GossipRequest::Trace { id } => self.trace_view(&id),
+            GossipRequest::ProofOfWork { nonce } => self.accept_proof_of_work(ctx, nonce),
         }
     }
 
@@ -397,7 +419,8 @@ impl Gossip {
     }
 
     /// Records a delivery durably (an `Append`), so that a restart does
-    /// not deliver the message again (issue 7).
+    /// not deliver the message again (issue 7). The application sees the
+    /// delivery only once this write is durable ([`Gossip::records_durable`]).
     pub(crate) fn persist_delivery(
         &mut self,
         ctx: &mut Context<'_, Self>,
@@ -410,6 +433,31 @@ impl Gossip {
             StorageWrite::Append(crate::storage::delivered_record(id, seq)),
         );
         self.appended_since_snapshot += 1;
+        self.await_record(self.persist_token, seq);
+    }
+
+    fn await_record(&mut self, token: u64, seq: u64) {
+        if seq <= self.plumtree.durable_seq() {
+            return;
+        }
+        if self.pending_records.len() >= PENDING_RECORDS_MAX {
+            let newest = self.pending_records.back_mut().expect("full, so not empty");
+            *newest = (token, seq);
+        } else {
+            self.pending_records.push_back((token, seq));
+        }
+    }
+
+    /// Writes up to `token` are durable (the driver confirms in order), so
+    /// the deliveries they record may be shown to the application.
+    fn records_durable(&mut self, token: u64) {
+        while let Some(&(t, seq)) = self.pending_records.front() {
+            if t > token {
+                break;
+            }
+            self.pending_records.pop_front();
+            self.plumtree.mark_durable(seq);
+        }
     }
 
     pub(crate) fn persist_now(&mut self, ctx: &mut Context<'_, Self>) {
@@ -434,6 +482,7 @@ impl Gossip {
         };
         self.persist_token += 1;
         ctx.persist(self.persist_token, StorageWrite::Replace(snapshot.encode()));
+        self.await_record(self.persist_token, self.plumtree.delivered());
         self.dirty = false;
         self.appended_since_snapshot = 0;
         self.next_persist_at = ctx.now() + PERSIST_INTERVAL;

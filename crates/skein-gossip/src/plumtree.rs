@@ -18,6 +18,9 @@ use std::time::Duration;
 
 /// Ids announced but not received that we track at once.
 pub const MISSING_MAX: usize = 1_024;
+/// An IHAVE this many hops shorter than the eager path swaps the tree
+/// link (the paper's optimization threshold).
+pub const SHORTCUT_HOPS: u16 = 3;
 /// Announcers remembered per missing id (each gets one graft attempt).
 pub const ANNOUNCERS_MAX: usize = 8;
 
@@ -26,11 +29,19 @@ pub struct Stored {
     pub message: Broadcast,
     pub hops: u16,
     pub delivered_at: Duration,
+    /// The peer whose eager push delivered it (`None`: sent from here, or
+    /// pulled by a graft); the tree optimization may swap that link.
+    pub parent: Option<NodeId>,
+    /// Pulled through an anti-entropy offer: not spread on, not offered on,
+    /// so an old message cannot keep circulating past the seen-caches.
+    pub offered: bool,
 }
 
 struct Missing {
     announcers: VecDeque<NodeId>,
     graft_at: Duration,
+    /// Known only from anti-entropy offers (no ordinary IHAVE for it).
+    offered: bool,
 }
 
 pub struct Plumtree {
@@ -42,6 +53,9 @@ pub struct Plumtree {
     store: VecDeque<Stored>,
     messages_max: usize,
     delivered: u64,
+    /// Deliveries up to this sequence number have durable records: only
+    /// those are shown to the application (see [`Plumtree::visible_after`]).
+    durable_seq: u64,
     missing: BTreeMap<MessageId, Missing>,
     ihave_queue: BTreeMap<NodeId, Vec<(MessageId, u16)>>,
 }
@@ -58,6 +72,7 @@ impl Plumtree {
             store: VecDeque::new(),
             messages_max,
             delivered: 0,
+            durable_seq: 0,
             missing: BTreeMap::new(),
             ihave_queue: BTreeMap::new(),
         }
@@ -94,10 +109,27 @@ impl Plumtree {
             }
         }
         self.delivered = seq;
+        self.durable_seq = seq;
+    }
+
+    /// The records of deliveries up to `seq` are durable.
+    pub fn mark_durable(&mut self, seq: u64) {
+        assert!(seq <= self.delivered, "only deliveries made can be durable");
+        self.durable_seq = self.durable_seq.max(seq);
+    }
+    pub fn durable_seq(&self) -> u64 {
+        self.durable_seq
     }
 
     /// Records a first delivery; returns its sequence number. Caller checked `!seen`.
-    pub fn deliver(&mut self, message: Broadcast, hops: u16, now: Duration) -> u64 {
+    pub fn deliver(
+        &mut self,
+        message: Broadcast,
+        hops: u16,
+        now: Duration,
+        parent: Option<NodeId>,
+    ) -> u64 {
+        let offered = self.missing.get(&message.id).is_some_and(|m| m.offered);
         assert!(!self.seen(message.id), "a message is delivered once");
         self.seen.insert(message.id);
         self.seen_order.push_back(message.id);
@@ -113,6 +145,8 @@ impl Plumtree {
             message,
             hops,
             delivered_at: now,
+            parent,
+            offered,
         });
         if self.store.len() > self.messages_max {
             self.store.pop_front();
@@ -125,9 +159,56 @@ impl Plumtree {
         self.store.iter().rev().find(|s| s.message.id == id)
     }
 
+    /// Plumtree's optimization (§3.8 of the paper): `announcer` offers a
+    /// message this node got `SHORTCUT_HOPS` or more hops later through
+    /// its eager parent. Returns the parent to prune, and takes the
+    /// announcer as the message's parent so one message swaps once.
+    pub fn shortcut(&mut self, id: MessageId, announcer: NodeId, hops: u16) -> Option<NodeId> {
+        let stored = self.store.iter_mut().rev().find(|s| s.message.id == id)?;
+        let parent = stored.parent?;
+        if parent == announcer || hops.saturating_add(SHORTCUT_HOPS) > stored.hops {
+            return None;
+        }
+        stored.parent = Some(announcer);
+        stored.hops = hops;
+        Some(parent)
+    }
+
     /// Stored messages with `seq > after`, oldest first, at most `limit`.
     pub fn after(&self, after: u64, limit: usize) -> impl Iterator<Item = &Stored> {
         self.store.iter().filter(move |s| s.seq > after).take(limit)
+    }
+
+    /// As [`Plumtree::after`], but only deliveries whose record is durable:
+    /// what the application may see. A crash can lose a delivery whose
+    /// record was not yet written; hiding it until then means the restarted
+    /// node delivers it at most once from the application's point of view.
+    pub fn visible_after(&self, after: u64, limit: usize) -> impl Iterator<Item = &Stored> {
+        let durable = self.durable_seq;
+        self.after(after, limit)
+            .take_while(move |s| s.seq <= durable)
+    }
+
+    /// What anti-entropy offers a peer: ids of stored messages this node
+    /// got by the ordinary spread (not from an offer) at or after `since`,
+    /// the newest `limit`, oldest first.
+    pub fn offerable(&self, since: Duration, limit: usize) -> Vec<MessageId> {
+        let mut ids: Vec<MessageId> = self
+            .store
+            .iter()
+            .rev()
+            .take_while(|s| s.delivered_at >= since)
+            .filter(|s| !s.offered)
+            .take(limit)
+            .map(|s| s.message.id)
+            .collect();
+        ids.reverse();
+        ids
+    }
+
+    /// Whether a delivered message came from an anti-entropy offer.
+    pub fn was_offered(&self, id: MessageId) -> bool {
+        self.find(id).is_some_and(|s| s.offered)
     }
 
     /// `from` moves to the eager set (first copy or a graft from it).
@@ -162,23 +243,31 @@ impl Plumtree {
         let entry = self.missing.entry(id).or_insert_with(|| Missing {
             announcers: VecDeque::new(),
             graft_at,
+            offered: false,
         });
+        // An ordinary IHAVE: the message is spreading now; spread it on.
+        entry.offered = false;
         if entry.announcers.len() < ANNOUNCERS_MAX && !entry.announcers.contains(&from) {
             entry.announcers.push_back(from);
         }
     }
 
-    /// Grafts due at `now`: one announcer per missing id, the next one
-    /// `retry` later if this one does not deliver either.
-    pub fn due_grafts(&mut self, now: Duration, retry: Duration) -> Vec<(NodeId, MessageId)> {
-        let mut due = Vec::new();
+    /// Grafts due at `now`, batched per announcer: one announcer per
+    /// missing id, the next one `retry` later if this one does not deliver
+    /// either.
+    pub fn due_grafts(
+        &mut self,
+        now: Duration,
+        retry: Duration,
+    ) -> BTreeMap<NodeId, Vec<MessageId>> {
+        let mut due: BTreeMap<NodeId, Vec<MessageId>> = BTreeMap::new();
         self.missing.retain(|id, m| {
             if m.graft_at > now {
                 return true;
             }
             match m.announcers.pop_front() {
                 Some(peer) => {
-                    due.push((peer, *id));
+                    due.entry(peer).or_default().push(*id);
                     m.graft_at = now + retry;
                     true
                 }
@@ -186,6 +275,21 @@ impl Plumtree {
             }
         });
         due
+    }
+
+    /// `from` offered `id` (anti-entropy): graft it at `graft_at` unless an
+    /// ordinary announcement comes first.
+    pub fn offered(&mut self, id: MessageId, from: NodeId, graft_at: Duration) {
+        if self.seen(id) || self.missing.contains_key(&id) || self.missing.len() >= MISSING_MAX {
+            return;
+        }
+        let announcers = VecDeque::from([from]);
+        let missing = Missing {
+            announcers,
+            graft_at,
+            offered: true,
+        };
+        self.missing.insert(id, missing);
     }
 
     pub fn queue_ihave(&mut self, peer: NodeId, id: MessageId, hops: u16) {
@@ -216,7 +320,7 @@ mod tests {
     fn the_seen_cache_and_the_store_stay_bounded() {
         let mut t = Plumtree::new(3, 2);
         for n in 0..5 {
-            t.deliver(message(n), 0, Duration::ZERO);
+            t.deliver(message(n), 0, Duration::ZERO, None);
         }
         assert_eq!((t.seen_len(), t.stored_len(), t.delivered()), (3, 2, 5));
         assert!(t.seen(message(4).id) && !t.seen(message(0).id));
@@ -231,11 +335,78 @@ mod tests {
         let s = Duration::from_secs;
         t.announced(id, NodeId(2), s(1));
         t.announced(id, NodeId(3), s(1));
+        let one = |peer: u16| BTreeMap::from([(NodeId(peer), vec![id])]);
         assert!(t.due_grafts(s(0), s(1)).is_empty());
-        assert_eq!(t.due_grafts(s(1), s(1)), vec![(NodeId(2), id)]);
-        assert_eq!(t.due_grafts(s(2), s(1)), vec![(NodeId(3), id)]);
+        assert_eq!(t.due_grafts(s(1), s(1)), one(2));
+        assert_eq!(t.due_grafts(s(2), s(1)), one(3));
         assert!(t.due_grafts(s(3), s(1)).is_empty());
         assert_eq!(t.missing_len(), 0, "given up after the last announcer");
+    }
+
+    #[test]
+    fn a_much_shorter_path_swaps_the_parent_once() {
+        let mut t = Plumtree::new(10, 10);
+        let m = message(1);
+        let id = m.id;
+        t.deliver(m, 6, Duration::ZERO, Some(NodeId(2)));
+        assert_eq!(t.shortcut(id, NodeId(3), 4), None, "two hops shorter: kept");
+        assert_eq!(t.shortcut(id, NodeId(2), 1), None, "the parent itself");
+        assert_eq!(t.shortcut(id, NodeId(3), 3), Some(NodeId(2)));
+        assert_eq!(
+            t.shortcut(id, NodeId(4), 2),
+            None,
+            "now 3 hops: swapped once"
+        );
+        assert_eq!(t.find(id).unwrap().parent, Some(NodeId(3)));
+    }
+
+    #[test]
+    fn grafts_due_from_one_announcer_go_in_one_batch() {
+        let mut t = Plumtree::new(10, 10);
+        let (a, b) = (message(1).id, message(2).id);
+        t.announced(a, NodeId(2), Duration::ZERO);
+        t.announced(b, NodeId(2), Duration::ZERO);
+        let due = t.due_grafts(Duration::ZERO, Duration::from_secs(1));
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[&NodeId(2)].len(), 2);
+    }
+
+    #[test]
+    fn only_durable_deliveries_are_visible() {
+        let mut t = Plumtree::new(10, 10);
+        for n in 0..3 {
+            t.deliver(message(n), 0, Duration::ZERO, None);
+        }
+        assert_eq!(t.visible_after(0, 10).count(), 0, "no record durable yet");
+        t.mark_durable(2);
+        let seqs: Vec<u64> = t.visible_after(0, 10).map(|s| s.seq).collect();
+        assert_eq!(seqs, vec![1, 2]);
+        assert_eq!(t.after(0, 10).count(), 3);
+    }
+
+    /// Offers carry recent messages got by the ordinary spread only; a
+    /// message pulled from an offer is marked and never offered again.
+    #[test]
+    fn offers_hold_recent_spread_messages_and_never_pulled_ones() {
+        let s = Duration::from_secs;
+        let mut t = Plumtree::new(10, 10);
+        t.deliver(message(1), 1, s(1), Some(NodeId(2)));
+        t.deliver(message(2), 1, s(5), Some(NodeId(2)));
+        t.offered(message(3).id, NodeId(4), s(6));
+        assert_eq!(t.due_grafts(s(6), s(1)).len(), 1, "grafted at once");
+        t.deliver(message(3), 2, s(6), Some(NodeId(4)));
+        assert!(t.was_offered(message(3).id));
+        assert_eq!(t.offerable(s(2), 10), vec![message(2).id]);
+        assert_eq!(
+            t.offerable(s(0), 1),
+            vec![message(2).id],
+            "newest first under the limit"
+        );
+        // An ordinary IHAVE for an offered id makes it an ordinary delivery.
+        t.offered(message(4).id, NodeId(4), s(7));
+        t.announced(message(4).id, NodeId(5), s(7));
+        t.deliver(message(4), 2, s(7), Some(NodeId(5)));
+        assert!(!t.was_offered(message(4).id));
     }
 
     #[test]
@@ -243,7 +414,7 @@ mod tests {
         let mut t = Plumtree::new(10, 10);
         let m = message(1);
         t.announced(m.id, NodeId(2), Duration::ZERO);
-        t.deliver(m, 1, Duration::ZERO);
+        t.deliver(m, 1, Duration::ZERO, None);
         assert_eq!(t.missing_len(), 0);
         t.make_eager(NodeId(2));
         t.make_lazy(NodeId(2));

@@ -206,6 +206,9 @@ impl Gossip {
     }
 
     pub(crate) fn expire_suspects(&mut self, ctx: &mut Context<'_, Self>) {
+        if !self.membership.any_not_alive() {
+            return;
+        }
         let now = ctx.now();
         let timeout = self.suspicion_timeout();
         let overdue: Vec<(NodeId, u64)> = self

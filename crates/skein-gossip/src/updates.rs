@@ -105,18 +105,22 @@ impl Gossip {
         }
     }
 
-    /// Keeps `eager_fanout` eager peers: `candidate` first, else random
-    /// live members. A new eager link is announced by an empty graft so it
-    /// is symmetric (Plumtree's links are).
+    /// Keeps `eager_fanout` tree neighbours (eager or lazy): `candidate`
+    /// first, else random live members; and at least one eager peer. A
+    /// pruned link stays a neighbour (lazy), so a node that keeps learning
+    /// of new members does not re-grow its eager set after every prune,
+    /// which would turn the tree back into flooding. A new eager link is
+    /// announced by an empty graft so it is symmetric (Plumtree's links are).
     pub(crate) fn refill_eager(&mut self, ctx: &mut Context<'_, Self>, candidate: Option<NodeId>) {
         let fanout = self.config.eager_fanout;
         let fresh = |t: &Plumtree, id: &NodeId| !t.eager.contains(id) && !t.lazy.contains(id);
+        let wanting = |t: &Plumtree| t.eager.len() + t.lazy.len() < fanout || t.eager.is_empty();
         if let Some(c) = candidate.filter(|c| fresh(&self.plumtree, c)) {
-            if self.plumtree.eager.len() < fanout {
+            if wanting(&self.plumtree) {
                 self.make_eager_link(ctx, c);
             }
         }
-        while self.plumtree.eager.len() < fanout {
+        while wanting(&self.plumtree) {
             let tree = &self.plumtree;
             let Some(peer) = self
                 .membership

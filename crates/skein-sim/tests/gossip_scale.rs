@@ -17,6 +17,7 @@ use rand_chacha::ChaCha8Rng;
 use skein_core::NodeId;
 use skein_gossip::{GossipConfig, MemberState};
 use skein_sim::services::gossip::baseline::{flood, random_graph, ttl_flood};
+use skein_sim::services::gossip::plot::{render, Panel, Series};
 use skein_sim::services::gossip::scale::{NetModel, ScaleNet, BROADCAST_KINDS};
 
 const SECOND: u64 = 1_000_000;
@@ -26,26 +27,68 @@ fn config() -> GossipConfig {
     GossipConfig::default()
 }
 
+/// Nodes each boots knowing in the runs past `FULL_VIEW_MAX` nodes (a
+/// random subset; membership grows from there). Full views would be N²
+/// member records: ~1.5 GB at 1,000 nodes, ~150 GB at 10,000.
+const PARTIAL_VIEW: usize = 128;
+const FULL_VIEW_MAX: u16 = 1_000;
+
+/// Latency to the last node and per-node percentiles, in ms.
+#[derive(Clone, Copy, Default)]
+struct Spread {
+    all_ms: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+impl Spread {
+    /// `per_broadcast`: each node's delivery delay after the send, one list per broadcast.
+    fn of(per_broadcast: &[Vec<u64>]) -> Self {
+        let mut all: Vec<u64> = per_broadcast.iter().flatten().copied().collect();
+        all.sort_unstable();
+        let pick = |q: f64| all[((all.len() - 1) as f64 * q).round() as usize] as f64 / 1e3;
+        let last = per_broadcast
+            .iter()
+            .map(|b| *b.iter().max().expect("a broadcast reached someone") as f64)
+            .sum::<f64>()
+            / per_broadcast.len() as f64;
+        Self {
+            all_ms: last / 1e3,
+            p50_ms: pick(0.5),
+            p99_ms: pick(0.99),
+        }
+    }
+}
+
 /// One row of the broadcast table.
 struct BroadcastRow {
     n: u16,
+    view: usize,
     plumtree_first_ms: f64,
-    plumtree_ms: f64,
+    plumtree: Spread,
     plumtree_hops: u16,
     plumtree_payload_per_node: f64,
     plumtree_all_per_node: f64,
     plumtree_first_payload_per_node: f64,
-    flood_ms: f64,
+    flood: Spread,
     flood_per_node: f64,
-    ttl_ms: Option<f64>,
-    ttl_per_node: Option<f64>,
+    ttl: Spread,
+    ttl_per_node: f64,
+    wall_s: f64,
 }
 
 fn measure_broadcast(n: u16, seed: u64, broadcasts: usize) -> BroadcastRow {
-    let mut net = ScaleNet::new(n, &config(), NetModel::default(), seed);
+    assert!(broadcasts >= 2, "the first broadcast builds the tree");
+    let started = std::time::Instant::now();
+    let view = if n > FULL_VIEW_MAX {
+        PARTIAL_VIEW
+    } else {
+        usize::from(n)
+    };
+    let mut net = ScaleNet::with_view(n, &config(), NetModel::default(), seed, view);
     net.run_until(2 * SECOND);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let (mut lat, mut payload, mut all, mut hops) = (Vec::new(), Vec::new(), Vec::new(), 0);
+    let (mut delays, mut payload, mut all, mut hops) = (Vec::new(), Vec::new(), Vec::new(), 0);
     for k in 0..broadcasts {
         let start = net.now_us;
         let before_payload = net.total_sent(&["gossip"]);
@@ -59,12 +102,20 @@ fn measure_broadcast(n: u16, seed: u64, broadcasts: usize) -> BroadcastRow {
             missing, 0,
             "seed {seed}: {missing} of {n} nodes missed broadcast {k}"
         );
-        let last = times.iter().flatten().map(|(t, _)| *t).max().unwrap();
         hops = hops.max(times.iter().flatten().map(|(_, h)| *h).max().unwrap());
-        lat.push((last - start) as f64 / 1e3);
+        // hops 0 is the origin, which delivers at once.
+        delays.push(
+            times
+                .iter()
+                .flatten()
+                .filter(|(_, h)| *h > 0)
+                .map(|(t, _)| t - start)
+                .collect::<Vec<u64>>(),
+        );
         payload.push((net.total_sent(&["gossip"]) - before_payload) as f64 / f64::from(n));
         all.push((net.total_sent(&BROADCAST_KINDS) - before_all) as f64 / f64::from(n));
     }
+    drop(net);
     let steady = |v: &[f64]| v[1..].iter().sum::<f64>() / (v.len() - 1) as f64;
     let mut grng = ChaCha8Rng::seed_from_u64(seed);
     let graph = random_graph(usize::from(n), config().eager_fanout, &mut grng);
@@ -72,36 +123,93 @@ fn measure_broadcast(n: u16, seed: u64, broadcasts: usize) -> BroadcastRow {
     assert_eq!(f.reached, usize::from(n));
     // TTL 2: the origin tells everyone it knows, each first receiver tells
     // everyone not in seen_by (the original's full view).
-    let ttl = Some(ttl_flood(usize::from(n), 0, 2, LATENCY, seed));
+    let t = ttl_flood(usize::from(n), 0, 2, LATENCY, seed);
+    assert_eq!(t.reached, usize::from(n));
     BroadcastRow {
         n,
-        plumtree_first_ms: lat[0],
-        plumtree_ms: steady(&lat),
+        view: view.min(usize::from(n) - 1).min(config().members_max),
+        plumtree_first_ms: Spread::of(&delays[..1]).all_ms,
+        plumtree: Spread::of(&delays[1..]),
         plumtree_hops: hops,
         plumtree_payload_per_node: steady(&payload),
         plumtree_all_per_node: steady(&all),
         plumtree_first_payload_per_node: payload[0],
-        flood_ms: f.last_delivery_us as f64 / 1e3,
+        flood: Spread::of(std::slice::from_ref(&f.delivery_us)),
         flood_per_node: f.messages as f64 / f64::from(n),
-        ttl_ms: ttl.as_ref().map(|t| t.last_delivery_us as f64 / 1e3),
-        ttl_per_node: ttl.as_ref().map(|t| t.messages as f64 / f64::from(n)),
+        ttl: Spread::of(std::slice::from_ref(&t.delivery_us)),
+        ttl_per_node: t.messages as f64 / f64::from(n),
+        wall_s: started.elapsed().as_secs_f64(),
     }
 }
 
 fn print_broadcast_table(rows: &[BroadcastRow]) {
-    println!("\nbroadcast: latency to the last node (ms) and messages sent per node per broadcast");
-    println!("(latency 1-10 ms per message; Plumtree steady state = mean of broadcasts 2..k, first = tree building)");
-    println!("|     N | plumtree ms (first) | hops | plumtree payload msgs/node (first) | +ihave/graft/prune | flood ms | flood msgs/node | TTL-flood ms | TTL-flood msgs/node |");
-    println!("|------:|--------------------:|-----:|-----------------------------------:|-------------------:|---------:|----------------:|-------------:|--------------------:|");
+    println!("\nbroadcast: latency (ms) to the last node, p50/p99 over (node, broadcast) deliveries; messages sent per node per broadcast");
+    println!("(latency 1-10 ms per message; Plumtree = broadcasts 2..k, first = the one that builds the tree; view = members each node boots knowing)");
+    println!("|      N | view | plumtree last (first) | p50 / p99 | hops | payload msgs/node (first) | all msgs/node | flood last | p50 / p99 | msgs/node | TTL-flood last | p50 / p99 | msgs/node | run s |");
+    println!("|-------:|-----:|----------------------:|----------:|-----:|--------------------------:|--------------:|-----------:|----------:|----------:|---------------:|----------:|----------:|------:|");
     for r in rows {
-        let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
         println!(
-            "| {:>5} | {:>8.1} ({:>8.1}) | {:>4} | {:>16.2} ({:>15.2}) | {:>18.2} | {:>8.1} | {:>15.2} | {:>12} | {:>19} |",
-            r.n, r.plumtree_ms, r.plumtree_first_ms, r.plumtree_hops, r.plumtree_payload_per_node,
-            r.plumtree_first_payload_per_node, r.plumtree_all_per_node, r.flood_ms, r.flood_per_node,
-            opt(r.ttl_ms), opt(r.ttl_per_node)
+            "| {:>6} | {:>4} | {:>8.1} ({:>6.1}) | {:.1} / {:.1} | {:>4} | {:>9.2} ({:>5.2}) | {:>13.2} | {:>10.1} | {:.1} / {:.1} | {:>9.2} | {:>14.1} | {:.1} / {:.1} | {:>9.1} | {:>5.0} |",
+            r.n, r.view, r.plumtree.all_ms, r.plumtree_first_ms, r.plumtree.p50_ms, r.plumtree.p99_ms,
+            r.plumtree_hops, r.plumtree_payload_per_node, r.plumtree_first_payload_per_node,
+            r.plumtree_all_per_node, r.flood.all_ms, r.flood.p50_ms, r.flood.p99_ms, r.flood_per_node,
+            r.ttl.all_ms, r.ttl.p50_ms, r.ttl.p99_ms, r.ttl_per_node, r.wall_s
         );
     }
+}
+
+/// The two panels of `docs/gossip-scale.svg`.
+fn plot(rows: &[BroadcastRow]) -> String {
+    let line = |label: &str, colour, dashed, f: &dyn Fn(&BroadcastRow) -> f64| Series {
+        label: label.into(),
+        colour,
+        dashed,
+        points: rows.iter().map(|r| (f64::from(r.n), f(r))).collect(),
+    };
+    let latency = Panel {
+        title: "Broadcast latency".into(),
+        y_label: "ms after the send".into(),
+        log_y: false,
+        series: vec![
+            line("Plumtree, last node", "#1f77b4", false, &|r| {
+                r.plumtree.all_ms
+            }),
+            line("Plumtree, p50 node", "#1f77b4", true, &|r| {
+                r.plumtree.p50_ms
+            }),
+            line("flooding, last node", "#2ca02c", false, &|r| r.flood.all_ms),
+            line("flooding, p50 node", "#2ca02c", true, &|r| r.flood.p50_ms),
+            line("TTL flooding, last node", "#d62728", false, &|r| {
+                r.ttl.all_ms
+            }),
+            line("TTL flooding, p50 node", "#d62728", true, &|r| r.ttl.p50_ms),
+        ],
+    };
+    let messages = Panel {
+        title: "Messages sent per node per broadcast".into(),
+        y_label: "messages (log)".into(),
+        log_y: true,
+        series: vec![
+            line("Plumtree, payload copies", "#1f77b4", false, &|r| {
+                r.plumtree_payload_per_node
+            }),
+            line("Plumtree, + IHAVE/GRAFT/PRUNE", "#1f77b4", true, &|r| {
+                r.plumtree_all_per_node
+            }),
+            line("flooding (degree 4)", "#2ca02c", false, &|r| {
+                r.flood_per_node
+            }),
+            line("TTL flooding (TTL 2)", "#d62728", false, &|r| {
+                r.ttl_per_node
+            }),
+        ],
+    };
+    render(
+        &[latency, messages],
+        "nodes (log)",
+        "skein gossip_scale: simulated, 1-10 ms per message, no loss; regenerate: \
+         cargo test --release -p skein-sim --test gossip_scale -- --ignored --nocapture broadcast_table",
+    )
 }
 
 /// False positives at 5 % loss over `span_s` seconds, then the time to
@@ -206,11 +314,20 @@ fn measure_convergence_after_crashes(n: u16, seed: u64) {
     );
 }
 
-/// CI: 100 nodes, a few broadcasts, each reaching every node.
+/// CI: 100 nodes, a few broadcasts, each reaching every node; the plot
+/// of the row draws.
 #[test]
 fn plumtree_covers_100_nodes_with_few_payload_copies() {
     let row = measure_broadcast(100, 1, 3);
-    print_broadcast_table(&[row]);
+    assert!(
+        row.plumtree_payload_per_node < 1.5 && row.flood_per_node > 3.0,
+        "Plumtree sends about one payload copy per node, flooding ~degree: {:.2} vs {:.2}",
+        row.plumtree_payload_per_node,
+        row.flood_per_node
+    );
+    let rows = [row];
+    print_broadcast_table(&rows);
+    assert_eq!(plot(&rows).matches("<polyline").count(), 10);
 }
 
 /// The failure detector and convergence at 300 nodes (a few minutes in release).
@@ -230,32 +347,23 @@ fn measurements_at_1000_nodes() {
     measure_convergence_after_crashes(1_000, 7);
 }
 
-/// Plumtree runs with full SWIM membership at every node (N² member
-/// records in one process: ~0.3 GB at 1,000 nodes, ~30 GB at 10,000), so
-/// the Plumtree column stops at 1,000; the baselines go to 10,000.
+/// The table and plot of the README, 10 to 10,000 nodes; rewrites
+/// `docs/gossip-scale.svg`. Up to 1,000 nodes every node knows every
+/// other; above, each boots knowing a random `PARTIAL_VIEW`.
 #[test]
 #[ignore]
 fn broadcast_table_10_to_10000_nodes() {
-    let mut rows: Vec<BroadcastRow> = [10, 100, 1_000]
-        .into_iter()
-        .map(|n| measure_broadcast(n, 11, 4))
-        .collect();
-    print_broadcast_table(&rows);
-    rows.clear();
-    println!("\nbaselines only (latency ms, messages per node):");
-    println!("|     N | flood ms | flood msgs/node | TTL-flood ms | TTL-flood msgs/node |");
-    println!("|------:|---------:|----------------:|-------------:|--------------------:|");
-    for n in [2_000usize, 5_000, 10_000] {
-        let mut grng = ChaCha8Rng::seed_from_u64(11);
-        let graph = random_graph(n, config().eager_fanout, &mut grng);
-        let f = flood(&graph, 0, LATENCY, 11);
-        let t = ttl_flood(n, 0, 2, LATENCY, 11);
-        println!(
-            "| {n:>5} | {:>8.1} | {:>15.2} | {:>12.1} | {:>19.2} |",
-            f.last_delivery_us as f64 / 1e3,
-            f.messages as f64 / n as f64,
-            t.last_delivery_us as f64 / 1e3,
-            t.messages as f64 / n as f64
-        );
+    let sizes: Vec<u16> = match std::env::var("SKEIN_GOSSIP_SCALE_SIZES") {
+        Ok(list) => list.split(',').map(|n| n.trim().parse().unwrap()).collect(),
+        Err(_) => vec![10, 30, 100, 300, 1_000, 3_000, 10_000],
+    };
+    let mut rows = Vec::new();
+    for n in sizes {
+        rows.push(measure_broadcast(n, 11, 6));
+        print_broadcast_table(&rows[rows.len() - 1..]);
     }
+    print_broadcast_table(&rows);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/gossip-scale.svg");
+    std::fs::write(&path, plot(&rows)).unwrap();
+    println!("wrote {}", path.display());
 }

@@ -60,11 +60,19 @@ fn gossip_refuses_faults_it_is_not_simulated_under() {
     }
 }
 
-/// The long sweep: 200 seeds of 150,000 events.
+/// The long sweep: 200 seeds of 150,000 events (`SKEIN_GOSSIP_SWEEP_SEEDS=82..83`
+/// for a range, e.g. to replay one seed with the checks' full messages).
 #[test]
 #[ignore]
 fn gossip_long_sweep() {
     let opts = options(150_000, FAULTS);
-    let summary = services::sweep(&opts, 0..200, |r| println!("{r}")).unwrap();
+    let seeds = match std::env::var("SKEIN_GOSSIP_SWEEP_SEEDS") {
+        Ok(range) => {
+            let (from, to) = range.split_once("..").expect("a range like 82..83");
+            from.parse().unwrap()..to.parse().unwrap()
+        }
+        Err(_) => 0..200,
+    };
+    let summary = services::sweep(&opts, seeds, |r| println!("{r}")).unwrap();
     assert_all_pass(&summary);
 }

@@ -364,6 +364,8 @@ fn messages_page_in_order_and_trace_needs_a_beacon() {
             },
         );
     }
+    // Shown once their records are durable (the driver confirms in order).
+    step(&mut node, Duration::ZERO, Input::Persisted { token: 4 });
     let GossipReply::Messages {
         messages,
         next_after,
@@ -379,4 +381,145 @@ fn messages_page_in_order_and_trace_needs_a_beacon() {
         node.trace_view("00"),
         GossipReply::Error { code: 409, .. }
     ));
+}
+
+/// Issue 7: the application sees a delivery only once its record is
+/// durable. A crash before that loses the record and the delivery with it;
+/// the restarted node delivers the next copy, and the application sees the
+/// message once in all.
+#[test]
+fn a_delivery_is_shown_only_once_its_record_is_durable() {
+    let config = test_config(&[]);
+    let mut disk: Vec<Vec<u8>> = Vec::new();
+    let keep = |disk: &mut Vec<Vec<u8>>, effects: &[Effect<Gossip>]| -> Vec<u64> {
+        let mut tokens = Vec::new();
+        for effect in effects {
+            if let Effect::Persist { token, write } = effect {
+                apply_write(disk, write);
+                tokens.push(*token);
+            }
+        }
+        tokens
+    };
+    let origin = Identity::generate(&mut ChaCha8Rng::seed_from_u64(77));
+    let gossip = GossipMessage::Gossip {
+        message: Broadcast::new(&origin, NodeId(1), 5, b"once".to_vec()),
+        hops: 1,
+    };
+    let shown = |node: &Gossip| {
+        let GossipReply::Messages { messages, .. } = node.messages_page(0, 16) else {
+            unreachable!()
+        };
+        messages.len()
+    };
+    let arrive = |node: &mut Gossip| {
+        let message = Input::Message {
+            from: NodeId(1),
+            message: gossip.clone(),
+        };
+        step(node, Duration::from_millis(30), message)
+    };
+
+    let mut node = boot_node(2, &config, &disk, 1);
+    let started = step(&mut node, Duration::ZERO, Input::Start);
+    keep(&mut disk, &started);
+    step(&mut node, Duration::ZERO, Input::Persisted { token: 1 });
+    let effects = arrive(&mut node);
+    let tokens: Vec<u64> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Persist { token, .. } => Some(*token),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(tokens.len(), 1, "one delivery record: {effects:?}");
+    assert_eq!(node.plumtree().delivered(), 1);
+    assert_eq!(shown(&node), 0, "not shown before its record is durable");
+
+    // Crash now: the record never reached the disk.
+    let mut node = boot_node(2, &config, &disk, 2);
+    let started = step(&mut node, Duration::ZERO, Input::Start);
+    keep(&mut disk, &started);
+    step(&mut node, Duration::ZERO, Input::Persisted { token: 1 });
+    let effects = arrive(&mut node);
+    let tokens = keep(&mut disk, &effects);
+    assert_eq!(shown(&node), 0);
+    step(
+        &mut node,
+        Duration::from_millis(31),
+        Input::Persisted { token: tokens[0] },
+    );
+    assert_eq!(shown(&node), 1, "shown once durable");
+
+    // Crash after it was shown: the restarted node knows it delivered it.
+    let mut node = boot_node(2, &config, &disk, 3);
+    step(&mut node, Duration::ZERO, Input::Start);
+    step(&mut node, Duration::ZERO, Input::Persisted { token: 1 });
+    let effects = arrive(&mut node);
+    assert!(
+        !effects.iter().any(|e| matches!(e, Effect::Persist { .. })),
+        "no second delivery: {effects:?}"
+    );
+    assert_eq!(node.counters().duplicates, 1);
+    assert_eq!(node.plumtree().delivered(), 1, "numbering continues");
+}
+
+/// Issue 7: the core never solves the proof of work in a step. It waits,
+/// says what it wants in its status, checks the nonce handed in, then joins.
+#[test]
+fn the_proof_of_work_is_handed_in_by_the_driver_and_checked() {
+    let mut config = test_config(&[1]);
+    config.pow_difficulty_bits = 10;
+    let mut node = boot_node(2, &config, &[], 1);
+    step(&mut node, Duration::ZERO, Input::Start);
+    let effects = step(&mut node, Duration::ZERO, Input::Persisted { token: 1 });
+    assert!(
+        !sends(&effects)
+            .iter()
+            .any(|(_, m)| matches!(m, GossipMessage::Join(_))),
+        "no join without a proof of work: {effects:?}"
+    );
+    let wanted = node.status().pow_wanted.expect("asks the driver for one");
+    assert_eq!(wanted.bits, 10);
+    let key = crate::identity::PublicKey::from_hex(&wanted.key).unwrap();
+    assert_eq!(key, node.public_key());
+
+    let bad = (0..)
+        .find(|n| !crate::identity::pow_valid(&key, *n, 10))
+        .unwrap();
+    let request = |nonce| Input::Request {
+        id: RequestId(9),
+        request: GossipRequest::ProofOfWork { nonce },
+    };
+    let effects = step(&mut node, Duration::from_millis(5), request(bad));
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::Reply {
+            reply: GossipReply::Error { code: 400, .. },
+            ..
+        }
+    )));
+    assert!(
+        node.status().pow_wanted.is_some(),
+        "a bad nonce changes nothing"
+    );
+
+    let nonce = crate::identity::pow_solve(&key, 10);
+    let effects = step(&mut node, Duration::from_millis(6), request(nonce));
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::Reply {
+            reply: GossipReply::ProofOfWorkAccepted,
+            ..
+        }
+    )));
+    let joins: Vec<u64> = sends(&effects)
+        .iter()
+        .filter_map(|(to, m)| match m {
+            GossipMessage::Join(j) if *to == NodeId(1) => Some(j.pow_nonce),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(joins, vec![nonce], "joins at once with the solution");
+    assert!(node.status().pow_wanted.is_none());
 }

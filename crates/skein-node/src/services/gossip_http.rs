@@ -55,6 +55,7 @@ pub fn prepare(settings: &mut NodeSettings) -> Result<(), ConfigError> {
 
 fn routes(core: CoreHandle) -> Router {
     super::gossip_metrics::spawn_sampler(core.clone());
+    super::gossip_pow::spawn_solver(core.clone());
     Router::new()
         .route("/api/v1/gossip/broadcast", post(broadcast))
         .route("/api/v1/gossip/messages", get(messages))

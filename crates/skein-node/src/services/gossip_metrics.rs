@@ -6,7 +6,7 @@ use crate::service_api::CoreHandle;
 use serde_json::Value;
 
 /// (kind, sent metric, received metric) for every message type.
-const KINDS: [(&str, &str, &str); 13] = [
+const KINDS: [(&str, &str, &str); 14] = [
     (
         "join",
         "skein_gossip_sent_join",
@@ -67,6 +67,11 @@ const KINDS: [(&str, &str, &str); 13] = [
         "delivered",
         "skein_gossip_sent_delivered",
         "skein_gossip_received_delivered",
+    ),
+    (
+        "offer",
+        "skein_gossip_sent_offer",
+        "skein_gossip_received_offer",
     ),
 ];
 

@@ -9,6 +9,7 @@ pub mod dht_keys_http;
 pub mod dht_metrics;
 pub mod gossip_http;
 pub mod gossip_metrics;
+pub mod gossip_pow;
 pub mod raft_admin_http;
 pub mod raft_forward;
 pub mod raft_http;

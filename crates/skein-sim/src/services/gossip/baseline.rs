@@ -22,6 +22,8 @@ pub struct FloodResult {
     pub seen_by_bytes: u64,
     pub last_delivery_us: u64,
     pub max_hops: u32,
+    /// When each reached node but the origin got its first copy, in arrival order.
+    pub delivery_us: Vec<u64>,
 }
 
 /// A random undirected graph where every node has at least `degree` neighbours.
@@ -107,6 +109,7 @@ fn run(
         seen_by_bytes: 0,
         last_delivery_us: 0,
         max_hops: 0,
+        delivery_us: Vec::with_capacity(n),
     };
     seen[origin] = true;
     let mut seq = 0;
@@ -131,6 +134,7 @@ fn run(
         seen[node] = true;
         result.reached += 1;
         result.last_delivery_us = at;
+        result.delivery_us.push(at);
         result.max_hops = result.max_hops.max(hops);
         if hops >= ttl {
             continue;

@@ -1,12 +1,12 @@
-//! The gossip checks: bounded buffers and exactly-once delivery after every
-//! step; membership convergence and full broadcast coverage once quiet.
+//! The gossip checks: bounded buffers and exactly-once delivery (what the
+//! application sees, across restarts) after every step; membership convergence and full broadcast coverage once quiet.
 
 use crate::check::{check_fn, Check, ClusterView};
 use skein_gossip::message::MessageId;
 use skein_gossip::plumtree::MISSING_MAX;
 use skein_gossip::{Gossip, GossipConfig, MemberState};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 /// A broadcast is judged if it began this long after the overlay settled
@@ -14,12 +14,15 @@ use std::rc::Rc;
 const SETTLE_US: u64 = 4_000_000;
 const SPREAD_US: u64 = 1_500_000;
 
-/// One life of one instance: what it delivered.
+/// One instance: its current life, and every id the application saw in any life.
 #[derive(Default)]
 pub struct Life {
     life: u64,
+    /// Restarts seen so far (0 in the first life).
+    restarts: u32,
     last_seq: u64,
-    ids: BTreeSet<MessageId>,
+    /// Each id the application saw, with the life (restart count) it was shown in.
+    ids: BTreeMap<MessageId, u32>,
 }
 
 /// Shared between the per-step invariant and the final liveness check.
@@ -70,7 +73,7 @@ pub fn bounded_memory(config: GossipConfig) -> Box<dyn Check<Gossip>> {
 
 pub fn exactly_once(tracker: Rc<RefCell<Tracker>>) -> Box<dyn Check<Gossip>> {
     check_fn(
-        "each message delivered at most once per node life",
+        "each message shown to the application at most once per node, across restarts",
         move |view: &ClusterView<'_, Gossip>| {
             let Some(node) = view.stepped() else {
                 return Ok(());
@@ -82,20 +85,27 @@ pub fn exactly_once(tracker: Rc<RefCell<Tracker>>) -> Box<dyn Check<Gossip>> {
             } = &mut *tracker;
             let life = lives.entry(node.instance).or_default();
             if life.life != node.core.life() {
-                *life = Life {
-                    life: node.core.life(),
-                    ..Life::default()
-                };
+                // A restart: sequence numbers start over from what was
+                // durable, but the ids the application saw stay: none of
+                // them may be shown to it again.
+                if life.life != 0 {
+                    life.restarts += 1;
+                }
+                life.life = node.core.life();
+                life.last_seq = 0;
             }
             let fresh: Vec<(u64, MessageId)> = node
                 .core
                 .plumtree()
-                .after(life.last_seq, usize::MAX)
+                .visible_after(life.last_seq, usize::MAX)
                 .map(|s| (s.seq, s.message.id))
                 .collect();
             for (seq, id) in fresh {
-                if !life.ids.insert(id) {
-                    return Err(format!("node {} delivered {id} twice (seq {seq})", node.id));
+                if let Some(first) = life.ids.insert(id, life.restarts) {
+                    return Err(format!(
+                        "node {} delivered {id} twice (seq {seq}; first in life {first}, again in life {})",
+                        node.id, life.restarts
+                    ));
                 }
                 first_seen_us.entry(id).or_insert(view.now_us());
                 life.last_seq = seq;
@@ -151,7 +161,7 @@ pub fn broadcasts_reach_everyone(
                 let life = tracker.lives.get(&node.instance);
                 let missed: Vec<String> = judged
                     .iter()
-                    .filter(|id| !life.is_some_and(|l| l.ids.contains(id)))
+                    .filter(|id| !life.is_some_and(|l| l.ids.contains_key(id)))
                     .map(ToString::to_string)
                     .collect();
                 if !missed.is_empty() {

@@ -6,8 +6,12 @@
 //! (as if the whole overlay had restarted), so runs measure broadcast and
 //! failure detection, not the join of a thousand nodes.
 //!
+//! At 10,000 nodes full views would be 10⁸ member records; runs that large
+//! use [`ScaleNet::with_view`] (each node boots knowing a random subset).
+//!
 //! Deterministic: one seed decides latencies, losses and every core's rng.
 
+use rand::seq::IteratorRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use skein_core::{Boot, Context, Effect, Input, NodeId, PeerAddress, Protocol, RequestId};
@@ -63,8 +67,18 @@ pub struct ScaleNet {
 }
 
 impl ScaleNet {
-    /// Boots `n` nodes (ids 1..=n), each knowing all the others.
+    /// Boots `n` nodes (ids 1..=n), each knowing all the others (as many
+    /// as `members_max` allows).
     pub fn new(n: u16, config: &GossipConfig, net: NetModel, seed: u64) -> Self {
+        Self::with_view(n, config, net, seed, config.members_max)
+    }
+
+    /// Boots `n` nodes, each knowing a random `view` of the others (all of
+    /// them if `view >= n - 1`). A partial view keeps 10,000 nodes in a few
+    /// GB: full views are N² member records. Membership then grows through
+    /// syncs and piggybacked updates, as in a real overlay.
+    pub fn with_view(n: u16, config: &GossipConfig, net: NetModel, seed: u64, view: usize) -> Self {
+        assert!(view >= 1 && n >= 2, "a node knows at least one other");
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let identities: Vec<Identity> = (0..n).map(|_| Identity::generate(&mut rng)).collect();
         let alive: Vec<Update> = identities
@@ -83,20 +97,22 @@ impl ScaleNet {
                 Update::signed(id, node, 1, fact, node)
             })
             .collect();
-        let bindings: Vec<(NodeId, skein_gossip::identity::PublicKey)> = identities
-            .iter()
-            .enumerate()
-            .map(|(i, id)| (NodeId(i as u16 + 1), id.public()))
-            .collect();
         let members: Vec<NodeId> = (1..=n).map(NodeId).collect();
+        let view = view.min(usize::from(n) - 1);
         let mut nodes = Vec::with_capacity(usize::from(n));
         for (i, identity) in identities.iter().enumerate() {
             let id = NodeId(i as u16 + 1);
+            let known: Vec<usize> = (0..usize::from(n))
+                .filter(|&j| j != i)
+                .choose_multiple(&mut rng, view);
             let snapshot = Snapshot {
                 secret: identity.secret(),
                 incarnation: 0,
-                members: alive.iter().filter(|u| u.subject != id).cloned().collect(),
-                bindings: bindings.clone(),
+                members: known.iter().map(|&j| alive[j].clone()).collect(),
+                bindings: known
+                    .iter()
+                    .map(|&j| (NodeId(j as u16 + 1), identities[j].public()))
+                    .collect(),
                 delivered_ids: Vec::new(),
                 delivered_seq: 0,
             };
