@@ -20,12 +20,15 @@
 
 pub mod bootstrap;
 pub mod config;
+mod durable;
 pub mod fuzzing;
+pub mod gc;
 pub mod lookup;
 pub mod maintenance;
 pub mod message;
 pub mod node;
 pub mod ops;
+pub mod persist;
 pub mod replication;
 pub mod request;
 pub mod ring;

@@ -210,8 +210,29 @@ fn the_responsible_node_versions_a_write_and_answers_after_its_replicas() {
     assert_eq!(items[0].version.counter, 1);
     assert_eq!(items[0].version.writer, 1);
     assert_eq!((sent[0].0, sent[1].0), (a, b));
-    assert!(step(&mut one, 11, msg(a, Body::ReplicateAck { ack: *ack })).is_empty());
-    let effects = step(&mut one, 12, msg(b, Body::ReplicateAck { ack: *ack }));
+    assert!(step(
+        &mut one,
+        11,
+        msg(
+            a,
+            Body::ReplicateAck {
+                ack: *ack,
+                complete: true
+            }
+        )
+    )
+    .is_empty());
+    let effects = step(
+        &mut one,
+        12,
+        msg(
+            b,
+            Body::ReplicateAck {
+                ack: *ack,
+                complete: true,
+            },
+        ),
+    );
     let done = WriteOutcome::Stored {
         version: items[0].version,
         replicas: 3,

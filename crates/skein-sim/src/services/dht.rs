@@ -10,6 +10,8 @@
 //! `byzantine` are refused (`--faults all` means the ones it tolerates).
 
 pub mod checks;
+pub mod hops;
+pub mod scale;
 pub mod workload;
 
 use super::{check_bug, report, RunOptions, ServiceEntry};
