@@ -399,7 +399,8 @@ impl Protocol for Dht {
 
     const NAME: &'static str = "dht";
     const PROTOCOL_ID: u16 = 4;
-    const VERSION: u16 = 1;
+    // 2: `ReplicateAck` says whether the items are held; `Forget` (gc).
+    const VERSION: u16 = 2;
 
     fn validate(config: &DhtConfig, _members: &[NodeId]) -> Result<(), String> {
         config.validate()?;

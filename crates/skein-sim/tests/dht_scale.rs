@@ -415,3 +415,31 @@ mod churn {
         );
     }
 }
+
+/// Lookup success under churn on 1,000 nodes: one crash and one join every
+/// second for a minute (6 % of the ring replaced), 100 lookups a second.
+/// `cargo test --release -p skein-sim --test dht_scale lookups_under_churn -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn lookups_under_churn_at_1000_nodes() {
+    use skein_sim::services::dht::hops::measure_churn;
+    for (seed, interval_us) in [(1, 1_000_000), (2, 1_000_000), (3, 250_000)] {
+        let row = measure_churn(1_000, seed, 60, interval_us);
+        println!(
+            "seed {seed}: {} nodes, {} crashes + {} joins in 60 s: {} lookups, {:.2}% right, \
+             {:.2}% wrong node, {:.2}% failed; mean hops {:.2}",
+            row.nodes,
+            row.crashes,
+            row.joins,
+            row.lookups,
+            100.0 * row.correct as f64 / row.lookups as f64,
+            100.0 * row.wrong as f64 / row.lookups as f64,
+            100.0 * row.failed as f64 / row.lookups as f64,
+            row.hops_mean
+        );
+        assert!(
+            row.correct as f64 >= 0.9 * row.lookups as f64,
+            "seed {seed}: {row:?}"
+        );
+    }
+}

@@ -266,3 +266,97 @@ pub fn svg(rows: &[HopsRow], title: &str) -> String {
     s.push_str("</svg>\n");
     s
 }
+
+/// Lookups under churn on the lean driver.
+#[derive(Clone, Debug)]
+pub struct ChurnRow {
+    pub nodes: u16,
+    pub crashes: usize,
+    pub joins: usize,
+    pub lookups: usize,
+    /// Answered with the key's successor among the members at that moment.
+    pub correct: usize,
+    /// Answered with another node (the ring had not caught up yet).
+    pub wrong: usize,
+    /// Failed or timed out.
+    pub failed: usize,
+    pub hops_mean: f64,
+}
+
+/// `n` nodes from snapshots; for `seconds`, every `churn_interval_us` one
+/// random node crashes and a new node joins (through node 1, which is
+/// spared), while every 100 ms 10 lookups start at random members. A lookup
+/// is judged when its answer arrives, against the running members then.
+pub fn measure_churn(n: u16, seed: u64, seconds: u64, churn_interval_us: u64) -> ChurnRow {
+    let mut net = DhtScaleNet::new(
+        n,
+        config(),
+        StartMode::Converged,
+        0,
+        NetModel::default(),
+        seed,
+    );
+    net.run_until(SECOND_US);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xc0de);
+    let start = net.now_us;
+    let end = start + seconds * SECOND_US;
+    let mut next_churn = start + churn_interval_us;
+    let mut pending: Vec<(u64, RingId)> = Vec::new();
+    let mut row = ChurnRow {
+        nodes: n,
+        crashes: 0,
+        joins: 0,
+        lookups: 0,
+        correct: 0,
+        wrong: 0,
+        failed: 0,
+        hops_mean: 0.0,
+    };
+    let mut hops_sum = 0u64;
+    let mut k = 0u64;
+    let mut t = start;
+    while t < end + 4 * SECOND_US {
+        if t < end {
+            if t >= next_churn {
+                next_churn += churn_interval_us;
+                let victims: Vec<usize> =
+                    net.running().map(|(i, _)| i).filter(|&i| i != 0).collect();
+                net.crash(victims[rng.random_range(0..victims.len())]);
+                net.add_node();
+                row.crashes += 1;
+                row.joins += 1;
+            }
+            let members = net.ring();
+            for _ in 0..10 {
+                k += 1;
+                let from = usize::from(members[rng.random_range(0..members.len())].id.0) - 1;
+                let key = format!("churn-{seed}-{k}");
+                let ring_id = RingId::of_key(&key);
+                pending.push((net.request(from, Request::Lookup { key }), ring_id));
+                row.lookups += 1;
+            }
+        }
+        t += 100_000;
+        net.run_until(t);
+        let members = net.ring();
+        pending.retain(|(id, key)| match net.replies.remove(id) {
+            None => true,
+            Some(Reply::Lookup(found)) => {
+                if found.node.id == successor_of(&members, *key).id {
+                    row.correct += 1;
+                    hops_sum += u64::from(found.hops);
+                } else {
+                    row.wrong += 1;
+                }
+                false
+            }
+            Some(_) => {
+                row.failed += 1;
+                false
+            }
+        });
+    }
+    row.failed += pending.len();
+    row.hops_mean = hops_sum as f64 / row.correct.max(1) as f64;
+    row
+}
