@@ -30,18 +30,15 @@ fn assert_within_chord_bound(row: &HopsRow, seed: u64) {
     );
 }
 
-/// CI: rings of 64 and 256 nodes, built by joins and from snapshots; every
-/// lookup finds the true successor and the mean stays within log2 N.
+/// CI (~8 s of CPU in debug): a ring of 32 built by joins and one of 128
+/// from snapshots; every lookup finds the true successor and the mean
+/// stays within log2 N.
 #[test]
 fn lookups_on_small_rings_stay_within_chords_bound() {
     let seed = 1;
     let mut rows = Vec::new();
-    for (n, mode) in [
-        (64, StartMode::Joined),
-        (64, StartMode::Converged),
-        (256, StartMode::Converged),
-    ] {
-        let row = measure(n, mode, seed, 300);
+    for (n, mode) in [(32, StartMode::Joined), (128, StartMode::Converged)] {
+        let row = measure(n, mode, seed, 200);
         if mode == StartMode::Joined {
             assert!(
                 row.settled_s.is_some(),
