@@ -4,7 +4,10 @@
 //! key still reads back; the CLI's put/get/lookup and put-file/get-file; bad
 //! input refused with a JSON 4xx.
 //!
-//! Port offsets 14000–14990 (below Linux's ephemeral range).
+//! A node SIGKILLed and restarted from its data directory comes back with
+//! its local store and its place in the ring.
+//!
+//! Port offsets 14000–14990 and 27000–27490 (below Linux's ephemeral range).
 
 mod support;
 
@@ -106,6 +109,40 @@ fn http_call(method: reqwest::Method, url: &str, body: Option<Vec<u8>>) -> (u16,
         }
         panic!("{url} kept failing");
     })
+}
+
+/// Persistence: the local store (which is never replicated, so only the
+/// node's own disk can bring it back) and the network store survive a
+/// SIGKILL and `cluster restart`; the node is a member at once and the
+/// ring closes over it again.
+#[test]
+fn a_killed_node_restarts_from_its_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::start(dir.path(), "dht", 4, 27_000, &[], &[]);
+    let all: Vec<u16> = (1..=4).collect();
+    wait_for_ring(&cluster, &all);
+    for k in 0..100 {
+        let url = format!("{}/api/v1/dht/keys/key-{k}", cluster.api(all[k % 4]));
+        let (status, body) = http_call(reqwest::Method::PUT, &url, Some(b"v".to_vec()));
+        assert_eq!(status, 200, "put key-{k}: {body}");
+    }
+    let local = format!("{}/api/v1/dht/local/mine", cluster.api(2));
+    let (status, body) = http_call(reqwest::Method::PUT, &local, Some(b"kept".to_vec()));
+    assert_eq!(status, 200, "local put: {body}");
+    wait_for_copies(&cluster, &all, 300);
+    cluster.act("kill", 2);
+    cluster.act("restart", 2);
+    let (status, body) = http_call(reqwest::Method::GET, &local, None);
+    assert_eq!(status, 200, "the local store after a restart: {body}");
+    assert_eq!(body["value"], "kept");
+    let view = routing(&cluster, 2).expect("the restarted node answers");
+    assert_eq!(view["state"], "member", "restored routing: {view}");
+    wait_for_ring(&cluster, &all);
+    for k in 0..100 {
+        let url = format!("{}/api/v1/dht/keys/key-{k}", cluster.api(2));
+        let (status, body) = http_call(reqwest::Method::GET, &url, None);
+        assert_eq!(status, 200, "key-{k} through the restarted node: {body}");
+    }
 }
 
 #[test]

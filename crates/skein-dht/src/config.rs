@@ -45,6 +45,13 @@ pub struct DhtConfig {
     pub peers_max: usize,
     /// The most item bytes in one replication message.
     pub batch_bytes_max: usize,
+    /// Garbage-collect one range of stale copies or old tombstones every
+    /// this many ticks (`gc.rs`).
+    pub gc_ticks: u32,
+    /// A tombstone is dropped (once every replica holds it) after this
+    /// long. Must exceed the longest downtime after which a node restarts
+    /// with its data, or a key deleted meanwhile comes back.
+    pub tombstone_ttl_ms: u64,
 }
 
 impl Default for DhtConfig {
@@ -65,6 +72,8 @@ impl Default for DhtConfig {
             pending_ops_max: 1024,
             peers_max: 256,
             batch_bytes_max: 256 * 1024,
+            gc_ticks: 10,
+            tombstone_ttl_ms: 24 * 3_600_000,
         }
     }
 }
@@ -77,7 +86,11 @@ impl DhtConfig {
                 self.replicas
             ));
         }
-        if self.tick_ms == 0 || self.check_predecessor_ticks == 0 || self.replicate_ticks == 0 {
+        if self.tick_ms == 0
+            || self.check_predecessor_ticks == 0
+            || self.replicate_ticks == 0
+            || self.gc_ticks == 0
+        {
             return Err("dht.tick_ms and the *_ticks settings must be at least 1".into());
         }
         if self.rpc_timeout_ms < self.tick_ms {

@@ -26,6 +26,8 @@ pub enum Purpose {
     Finger(usize),
     /// This node's own successor, through the join node.
     Join,
+    /// The replicas of a range being garbage-collected (`gc.rs`).
+    Gc,
 }
 
 #[derive(Clone, Debug)]
@@ -224,6 +226,7 @@ impl Dht {
                 }
             }
             Purpose::Join => self.join_lookup_ended(ctx, end),
+            Purpose::Gc => self.gc_lookup_ended(ctx, end),
         }
     }
 

@@ -32,6 +32,14 @@ impl Dht {
         self.joining_tick(ctx, via);
     }
 
+    /// Booted from a log with routing state: a member at once. Stabilize
+    /// on the next tick checks the successor, so a ring that moved on while
+    /// this node was down takes it back like a node that just joined.
+    pub(crate) fn start_restored(&mut self) {
+        self.state = NodeState::Member;
+        self.counters.joins += 1;
+    }
+
     pub(crate) fn tick(&mut self, ctx: &mut Context<'_, Self>) {
         self.ticks += 1;
         self.expire_lookups(ctx);
@@ -49,6 +57,10 @@ impl Dht {
                 if self.ticks % u64::from(self.cfg.replicate_ticks) == 0 {
                     self.replicate_round(ctx);
                 }
+                if self.ticks % u64::from(self.cfg.gc_ticks) == 0 {
+                    self.gc_round(ctx);
+                }
+                self.save_routing_tick();
             }
         }
     }
@@ -329,6 +341,7 @@ impl Dht {
             }
         }
         self.network.clear();
+        self.log_left();
         self.fail_all_ops(ctx);
         self.lookups.clear();
         self.finger_lookup = None;

@@ -116,8 +116,17 @@ pub enum Body {
         items: Vec<Item>,
         ack: Option<u64>,
     },
+    /// `complete`: every item is now held at its version or a newer one
+    /// (false if the store was full for some).
     ReplicateAck {
         ack: u64,
+        complete: bool,
+    },
+    /// From a key's responsible node, once every replica acknowledged its
+    /// tombstone and the tombstone is older than `tombstone_ttl_ms`: drop
+    /// these tombstones if still at these versions (`gc.rs`).
+    Forget {
+        keys: Vec<(String, Version)>,
     },
     /// A graceful leave: the leaver's neighbours, so the ring closes over it.
     Leaving {

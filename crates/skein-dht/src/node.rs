@@ -7,14 +7,17 @@
 
 use crate::bootstrap::Probe;
 use crate::config::{DhtConfig, SUCCESSORS_IN_MESSAGE_MAX};
+use crate::gc::GcRound;
 use crate::lookup::Lookup;
 use crate::message::{Body, Message, NodeRef};
 use crate::ops::{ClientOp, PrimaryWrite};
+use crate::persist::{SavedRouting, StoreKind};
 use crate::request::{DhtError, Reply, Request};
+use crate::ring::RingId;
 use crate::routing::Routing;
 use crate::status::{Counters, DhtStatus};
 use crate::store::Store;
-use skein_core::{Boot, Context, Input, NodeId, PeerAddress, Protocol};
+use skein_core::{Boot, Context, Input, NodeId, PeerAddress, Protocol, RequestId};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
@@ -74,6 +77,20 @@ pub struct Dht {
     pub(crate) counters: Counters,
     pub(crate) now: Duration,
     loopback: VecDeque<Body>,
+    /// Storage: the last token used, records appended since the last
+    /// snapshot, the routing state last logged, and local-store replies
+    /// waiting for their write to be durable (`durable.rs`).
+    pub(crate) persist_token: u64,
+    pub(crate) records_since_snapshot: u64,
+    pub(crate) saved_routing: SavedRouting,
+    pub(crate) durable_replies: BTreeMap<u64, Vec<(RequestId, Reply)>>,
+    /// This step's store changes, written as one record when it ends.
+    pub(crate) unlogged: Vec<crate::persist::Record>,
+    /// Booted from persisted routing state: start as a member from it.
+    restored: bool,
+    /// Garbage collection of copies and tombstones (`gc.rs`).
+    pub(crate) gc_cursor: RingId,
+    pub(crate) gc: Option<GcRound>,
 }
 
 impl Dht {
@@ -102,6 +119,14 @@ impl Dht {
             counters: Counters::default(),
             now: Duration::ZERO,
             loopback: VecDeque::new(),
+            persist_token: 0,
+            records_since_snapshot: 0,
+            saved_routing: SavedRouting::default(),
+            durable_replies: BTreeMap::new(),
+            unlogged: Vec::new(),
+            restored: false,
+            gc_cursor: RingId::ZERO,
+            gc: None,
             cfg,
         }
     }
@@ -214,6 +239,11 @@ impl Dht {
             Body::ReadDone { item, .. } => item
                 .as_ref()
                 .is_none_or(|i| self.item_fits(&i.key, i.value.as_deref()).is_ok()),
+            Body::Forget { keys } => {
+                let bytes: usize = keys.iter().map(|(k, _)| k.len()).sum();
+                bytes <= self.cfg.batch_bytes_max
+                    && keys.iter().all(|(k, _)| k.len() <= self.cfg.key_bytes_max)
+            }
             Body::Replicate { items, .. } => {
                 let bytes: usize = items.iter().map(|i| i.bytes()).sum();
                 bytes <= self.cfg.batch_bytes_max
@@ -295,7 +325,10 @@ impl Dht {
             }
             Body::ReadDone { op, item } => self.on_read_done(ctx, sender.id, op, item),
             Body::Replicate { items, ack } => self.on_replicate(ctx, sender, items, ack),
-            Body::ReplicateAck { ack } => self.on_replicate_ack(ctx, sender.id, ack),
+            Body::ReplicateAck { ack, complete } => {
+                self.on_replicate_ack(ctx, sender.id, ack, complete)
+            }
+            Body::Forget { keys } => self.on_forget(sender.id, keys),
             Body::Leaving {
                 predecessor,
                 successors,
@@ -322,19 +355,17 @@ impl Dht {
             Request::Routing => ctx.reply(id, Reply::Routing(self.routing_view())),
             Request::Size => ctx.reply(id, Reply::Size(self.routing.size_estimate())),
             Request::LocalPut { key, value } => {
-                let reply = self.local_put(key, value);
-                ctx.reply(id, reply)
+                let (reply, logged) = self.local_put(key, value);
+                self.reply_when_durable(ctx, logged, id, reply)
             }
             Request::LocalGet { key } => ctx.reply(id, self.local_get(&key)),
             Request::LocalDelete { key } => {
-                let existed = self.local.remove(&key).is_some();
-                ctx.reply(
-                    id,
-                    Reply::Deleted {
-                        existed,
-                        version: None,
-                    },
-                )
+                let existed = self.store_remove(StoreKind::Local, &key, None);
+                let reply = Reply::Deleted {
+                    existed,
+                    version: None,
+                };
+                self.reply_when_durable(ctx, existed, id, reply)
             }
             Request::Join { via } => self.join(ctx, id, via),
             Request::Leave => self.leave(ctx, id),
@@ -368,7 +399,8 @@ impl Protocol for Dht {
 
     const NAME: &'static str = "dht";
     const PROTOCOL_ID: u16 = 4;
-    const VERSION: u16 = 1;
+    // 2: `ReplicateAck` says whether the items are held; `Forget` (gc).
+    const VERSION: u16 = 2;
 
     fn validate(config: &DhtConfig, _members: &[NodeId]) -> Result<(), String> {
         config.validate()?;
@@ -380,8 +412,9 @@ impl Protocol for Dht {
         Ok(())
     }
 
-    /// Nothing is persisted: a restarted node rejoins empty and gets its keys
-    /// back from the replicas (Chord treats it as a new node at the same id).
+    /// A restarted node gets both stores and its routing state back from
+    /// its log (`persist.rs`) and starts as a member from them; stabilize
+    /// corrects what changed while it was down. With no log it joins.
     fn boot(boot: Boot<'_, DhtConfig>) -> Self {
         let mut dht = Self::new(boot.id, boot.address.clone(), boot.config.clone());
         dht.members = boot
@@ -391,19 +424,23 @@ impl Protocol for Dht {
             .filter(|&m| m != boot.id)
             .collect();
         dht.now = boot.now;
+        dht.restored = dht.restore(boot.persisted, boot.now);
         dht
     }
 
     fn step(&mut self, ctx: &mut Context<'_, Self>, input: Input<Self>) {
         self.now = ctx.now();
         match input {
+            Input::Start if self.restored => self.start_restored(),
             Input::Start => self.start(ctx),
             Input::Tick => self.tick(ctx),
             Input::Message { from, message } => self.on_message(ctx, from, message),
             Input::Request { id, request } => self.on_request(ctx, id, request),
-            Input::Timer(_) | Input::Persisted { .. } => {}
+            Input::Persisted { token } => self.on_persisted(ctx, token),
+            Input::Timer(_) => {}
         }
         self.drain_loopback(ctx);
+        self.flush_log(ctx);
         self.check_invariants();
     }
 

@@ -14,6 +14,7 @@
 use crate::lookup::{LookupEnd, Purpose};
 use crate::message::{Body, Item, NodeRef, Version, WriteOutcome};
 use crate::node::{Dht, NodeState};
+use crate::persist::StoreKind;
 use crate::request::{DhtError, LookupResult, Reply, Request};
 use crate::ring::RingId;
 use crate::store::Merge;
@@ -209,7 +210,7 @@ impl Dht {
             value,
             version,
         };
-        if self.network.merge(item.clone()) == Merge::Full {
+        if self.store_merge(StoreKind::Network, item.clone()).0 == Merge::Full {
             let outcome = WriteOutcome::Full;
             return self.send(ctx, &origin, Body::WriteDone { op, outcome });
         }
@@ -248,12 +249,16 @@ impl Dht {
         ctx: &mut Context<'_, Self>,
         sender: NodeId,
         ack: u64,
+        complete: bool,
     ) {
         if let Some(w) = self.writes.get_mut(&ack) {
-            if w.waiting.remove(&sender) {
+            // A replica whose store was full answers but does not hold it.
+            if w.waiting.remove(&sender) && complete {
                 w.replicas += 1;
             }
             self.maybe_finish_write(ctx, ack);
+        } else {
+            self.on_gc_ack(ctx, sender, ack, complete);
         }
     }
 
@@ -402,9 +407,10 @@ impl Dht {
         self.writes.clear();
     }
 
-    pub(crate) fn local_put(&mut self, key: String, value: Vec<u8>) -> Reply {
+    /// A local-store write, and whether it was logged.
+    pub(crate) fn local_put(&mut self, key: String, value: Vec<u8>) -> (Reply, bool) {
         if let Err(e) = self.item_fits(&key, Some(&value)) {
-            return Reply::Error(e);
+            return (Reply::Error(e), false);
         }
         let counter = self.local.version(&key).map_or(0, |v| v.counter) + 1;
         let version = Version {
@@ -416,14 +422,20 @@ impl Dht {
             value: Some(value),
             version,
         };
-        match self.local.merge(item) {
-            Merge::Full => Reply::Error(DhtError::StoreFull {
-                max: self.cfg.keys_max,
-            }),
-            _ => Reply::Stored {
-                version,
-                replicas: 1,
-            },
+        match self.store_merge(StoreKind::Local, item) {
+            (Merge::Full, _) => (
+                Reply::Error(DhtError::StoreFull {
+                    max: self.cfg.keys_max,
+                }),
+                false,
+            ),
+            (_, logged) => (
+                Reply::Stored {
+                    version,
+                    replicas: 1,
+                },
+                logged,
+            ),
         }
     }
 

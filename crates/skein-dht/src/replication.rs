@@ -8,10 +8,11 @@
 //!   primary's range, ends up with them.
 //!
 //! Receivers merge by version (LWW), so repeats are harmless. Copies left on
-//! nodes no longer among the r replicas are not collected (see ALGORITHM.md).
+//! nodes no longer among the r replicas are collected by `gc.rs`.
 
 use crate::message::{Body, Item, NodeRef};
 use crate::node::Dht;
+use crate::persist::StoreKind;
 use crate::store::Merge;
 use skein_core::Context;
 
@@ -99,16 +100,20 @@ impl Dht {
         items: Vec<Item>,
         ack: Option<u64>,
     ) {
+        let mut complete = true;
         for item in items {
             self.lamport = self.lamport.max(item.version.counter);
-            match self.network.merge(item) {
+            match self.store_merge(StoreKind::Network, item).0 {
                 Merge::Applied => self.counters.items_received += 1,
                 Merge::Stale => {}
-                Merge::Full => self.counters.items_refused_full += 1,
+                Merge::Full => {
+                    self.counters.items_refused_full += 1;
+                    complete = false;
+                }
             }
         }
         if let Some(ack) = ack {
-            self.send(ctx, &sender, Body::ReplicateAck { ack });
+            self.send(ctx, &sender, Body::ReplicateAck { ack, complete });
         }
     }
 }

@@ -24,6 +24,13 @@ pub struct Counters {
     pub items_refused_full: u64,
     pub joins: u64,
     pub leaves: u64,
+    /// Copies dropped after handing them to the key's current replicas.
+    pub copies_dropped: u64,
+    pub tombstones_dropped: u64,
+    pub gc_rounds_abandoned: u64,
+    pub snapshots_written: u64,
+    /// Snapshots over `persist::SNAPSHOT_BYTES_MAX`, not written.
+    pub snapshots_skipped: u64,
 }
 
 impl Default for Counters {
@@ -41,6 +48,11 @@ impl Default for Counters {
             items_refused_full: 0,
             joins: 0,
             leaves: 0,
+            copies_dropped: 0,
+            tombstones_dropped: 0,
+            gc_rounds_abandoned: 0,
+            snapshots_written: 0,
+            snapshots_skipped: 0,
         }
     }
 }
@@ -135,10 +147,14 @@ impl Dht {
             "client ops bounded"
         );
         assert!(
-            self.lookups.len() <= self.cfg.pending_ops_max + 2,
-            "lookups: one per op, one finger, one join"
+            self.lookups.len() <= self.cfg.pending_ops_max + 3,
+            "lookups: one per op, one finger, one join, one gc"
         );
         assert!(self.network.len() <= self.cfg.keys_max, "store bounded");
         assert!(self.local.len() <= self.cfg.keys_max, "local store bounded");
+        assert!(
+            self.durable_replies.len() <= self.cfg.pending_ops_max,
+            "replies waiting for the disk bounded"
+        );
     }
 }

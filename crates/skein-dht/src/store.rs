@@ -4,12 +4,16 @@
 
 use crate::message::{Item, Version};
 use crate::ring::RingId;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+use std::time::Duration;
 
 #[derive(Clone, Debug)]
 struct Stored {
     item: Item,
     ring: RingId,
+    /// This node's clock when this version arrived (the age of a tombstone).
+    stored_at: Duration,
 }
 
 /// What merging an item did.
@@ -26,6 +30,8 @@ pub enum Merge {
 #[derive(Clone, Debug)]
 pub struct Store {
     items: BTreeMap<String, Stored>,
+    /// The same keys in ring order, for garbage collection by ring range.
+    by_ring: BTreeSet<(RingId, String)>,
     keys_max: usize,
 }
 
@@ -33,6 +39,7 @@ impl Store {
     pub fn new(keys_max: usize) -> Self {
         Self {
             items: BTreeMap::new(),
+            by_ring: BTreeSet::new(),
             keys_max,
         }
     }
@@ -61,28 +68,87 @@ impl Store {
         self.get(key).map(|i| i.version)
     }
 
-    /// Keeps `item` if its version is higher than the stored one (LWW).
-    pub fn merge(&mut self, item: Item) -> Merge {
+    /// Keeps `item` if its version is higher than the stored one (LWW);
+    /// `now` is this node's clock, kept as the item's arrival time.
+    pub fn merge(&mut self, item: Item, now: Duration) -> Merge {
         let full = self.items.len() >= self.keys_max;
         match self.items.get_mut(&item.key) {
             Some(stored) if stored.item.version >= item.version => Merge::Stale,
             Some(stored) => {
                 stored.item = item;
+                stored.stored_at = now;
                 Merge::Applied
             }
             None if full => Merge::Full,
             None => {
                 let ring = RingId::of_key(&item.key);
-                self.items.insert(item.key.clone(), Stored { item, ring });
+                self.by_ring.insert((ring, item.key.clone()));
+                let stored = Stored {
+                    item,
+                    ring,
+                    stored_at: now,
+                };
+                self.items.insert(stored.item.key.clone(), stored);
                 Merge::Applied
             }
         }
     }
 
-    /// Removes a key outright (local store only: the network store deletes
-    /// with tombstones).
+    /// Removes a key outright: local deletes, and garbage collection of
+    /// copies and tombstones (the network store deletes with tombstones).
     pub fn remove(&mut self, key: &str) -> Option<Item> {
-        self.items.remove(key).map(|s| s.item)
+        let stored = self.items.remove(key)?;
+        self.by_ring.remove(&(stored.ring, stored.item.key.clone()));
+        Some(stored.item)
+    }
+
+    /// Removes `key` only if it is still at `version` (a newer write since
+    /// the caller looked must survive).
+    pub fn remove_if_version(&mut self, key: &str, version: Version) -> bool {
+        if self.version(key) != Some(version) {
+            return false;
+        }
+        self.remove(key).is_some()
+    }
+
+    /// When the stored version of `key` arrived, by this node's clock.
+    pub fn stored_at(&self, key: &str) -> Option<Duration> {
+        self.items.get(key).map(|s| s.stored_at)
+    }
+
+    /// The first key at or after `from` in ring order, wrapping past zero.
+    pub fn first_in_ring_from(&self, from: RingId) -> Option<(RingId, &str)> {
+        let from = (from, String::new());
+        self.by_ring
+            .range((Bound::Included(&from), Bound::Unbounded))
+            .chain(self.by_ring.iter())
+            .next()
+            .map(|(ring, key)| (*ring, key.as_str()))
+    }
+
+    /// Items with ring ids in the closed arc `[from, to]` clockwise, in ring
+    /// order, at most `bytes_max` item bytes but at least one.
+    pub fn ring_arc(&self, from: RingId, to: RingId, bytes_max: usize) -> Vec<(RingId, Item)> {
+        let start = (from, String::new());
+        let after = self
+            .by_ring
+            .range((Bound::Included(&start), Bound::Unbounded));
+        let wrapped = self.by_ring.range(..&start);
+        let in_arc = |ring: &RingId| *ring == from || crate::ring::in_half_open(from, *ring, to);
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for (ring, key) in after.chain(wrapped) {
+            if !in_arc(ring) {
+                break;
+            }
+            let item = &self.items[key].item;
+            if !out.is_empty() && bytes + item.bytes() > bytes_max {
+                break;
+            }
+            bytes += item.bytes();
+            out.push((*ring, item.clone()));
+        }
+        out
     }
 
     /// Items from `after` onwards (by key, wrapping to the start), at most
@@ -113,6 +179,7 @@ impl Store {
 
     pub fn clear(&mut self) {
         self.items.clear();
+        self.by_ring.clear();
     }
 }
 
@@ -131,19 +198,19 @@ mod tests {
     #[test]
     fn last_writer_wins_by_counter_then_writer() {
         let mut s = Store::new(10);
-        assert_eq!(s.merge(item("k", 2, 1)), Merge::Applied);
+        assert_eq!(s.merge(item("k", 2, 1), Duration::ZERO), Merge::Applied);
         assert_eq!(
-            s.merge(item("k", 1, 9)),
+            s.merge(item("k", 1, 9), Duration::ZERO),
             Merge::Stale,
             "lower counter loses"
         );
         assert_eq!(
-            s.merge(item("k", 2, 1)),
+            s.merge(item("k", 2, 1), Duration::ZERO),
             Merge::Stale,
             "same version is a no-op"
         );
         assert_eq!(
-            s.merge(item("k", 2, 3)),
+            s.merge(item("k", 2, 3), Duration::ZERO),
             Merge::Applied,
             "tie: higher writer wins"
         );
@@ -158,7 +225,7 @@ mod tests {
             value: None,
             ..item("k", 3, 1)
         };
-        assert_eq!(s.merge(tomb), Merge::Applied);
+        assert_eq!(s.merge(tomb, Duration::ZERO), Merge::Applied);
         assert_eq!(s.live_len(), 0);
         assert_eq!(s.len(), 1, "the tombstone is kept");
     }
@@ -166,10 +233,10 @@ mod tests {
     #[test]
     fn a_full_store_refuses_new_keys_but_updates_old_ones() {
         let mut s = Store::new(2);
-        s.merge(item("a", 1, 1));
-        s.merge(item("b", 1, 1));
-        assert_eq!(s.merge(item("c", 1, 1)), Merge::Full);
-        assert_eq!(s.merge(item("a", 2, 1)), Merge::Applied);
+        s.merge(item("a", 1, 1), Duration::ZERO);
+        s.merge(item("b", 1, 1), Duration::ZERO);
+        assert_eq!(s.merge(item("c", 1, 1), Duration::ZERO), Merge::Full);
+        assert_eq!(s.merge(item("a", 2, 1), Duration::ZERO), Merge::Applied);
         assert_eq!(s.len(), 2);
     }
 
@@ -177,7 +244,7 @@ mod tests {
     fn batches_go_round_robin_and_respect_the_byte_bound() {
         let mut s = Store::new(10);
         for k in ["a", "b", "c", "d"] {
-            s.merge(item(k, 1, 1));
+            s.merge(item(k, 1, 1), Duration::ZERO);
         }
         let keys = |b: Vec<(RingId, Item)>| b.into_iter().map(|(_, i)| i.key).collect::<Vec<_>>();
         assert_eq!(keys(s.batch_from("b", 4)), ["c", "d"]);

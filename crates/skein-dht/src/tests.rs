@@ -7,26 +7,27 @@ use crate::ring::RingId;
 use crate::DhtConfig;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use skein_core::protocol::apply_write;
 use skein_core::{Context, Effect, Input, NodeId, PeerAddress, Protocol, RequestId};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
-fn addr(id: u16) -> PeerAddress {
+pub(crate) fn addr(id: u16) -> PeerAddress {
     PeerAddress(format!("sim:{id}"))
 }
 
-fn node_ref(id: u16) -> NodeRef {
+pub(crate) fn node_ref(id: u16) -> NodeRef {
     NodeRef::new(NodeId(id), addr(id))
 }
 
-fn config(join: Option<u16>) -> DhtConfig {
+pub(crate) fn config(join: Option<u16>) -> DhtConfig {
     DhtConfig {
         join: join.map(addr),
         ..DhtConfig::default()
     }
 }
 
-fn step(dht: &mut Dht, now_ms: u64, input: Input<Dht>) -> Vec<Effect<Dht>> {
+pub(crate) fn step(dht: &mut Dht, now_ms: u64, input: Input<Dht>) -> Vec<Effect<Dht>> {
     let mut rng = ChaCha8Rng::seed_from_u64(now_ms);
     let mut effects = Vec::new();
     let mut ctx = Context::new(
@@ -39,13 +40,13 @@ fn step(dht: &mut Dht, now_ms: u64, input: Input<Dht>) -> Vec<Effect<Dht>> {
     effects
 }
 
-fn started(id: u16, join: Option<u16>) -> Dht {
+pub(crate) fn started(id: u16, join: Option<u16>) -> Dht {
     let mut dht = Dht::new(NodeId(id), addr(id), config(join));
     step(&mut dht, 0, Input::Start);
     dht
 }
 
-fn msg(from: u16, body: Body) -> Input<Dht> {
+pub(crate) fn msg(from: u16, body: Body) -> Input<Dht> {
     Input::Message {
         from: NodeId(from),
         message: Message {
@@ -56,7 +57,7 @@ fn msg(from: u16, body: Body) -> Input<Dht> {
 }
 
 /// The messages among `effects`, as (to, body); peer changes left out.
-fn sends(effects: &[Effect<Dht>]) -> Vec<(u16, Body)> {
+pub(crate) fn sends(effects: &[Effect<Dht>]) -> Vec<(u16, Body)> {
     effects
         .iter()
         .filter_map(|e| match e {
@@ -66,7 +67,7 @@ fn sends(effects: &[Effect<Dht>]) -> Vec<(u16, Body)> {
         .collect()
 }
 
-fn replies(effects: &[Effect<Dht>]) -> Vec<Reply> {
+pub(crate) fn replies(effects: &[Effect<Dht>]) -> Vec<Reply> {
     effects
         .iter()
         .filter_map(|e| match e {
@@ -210,8 +211,29 @@ fn the_responsible_node_versions_a_write_and_answers_after_its_replicas() {
     assert_eq!(items[0].version.counter, 1);
     assert_eq!(items[0].version.writer, 1);
     assert_eq!((sent[0].0, sent[1].0), (a, b));
-    assert!(step(&mut one, 11, msg(a, Body::ReplicateAck { ack: *ack })).is_empty());
-    let effects = step(&mut one, 12, msg(b, Body::ReplicateAck { ack: *ack }));
+    assert!(step(
+        &mut one,
+        11,
+        msg(
+            a,
+            Body::ReplicateAck {
+                ack: *ack,
+                complete: true
+            }
+        )
+    )
+    .is_empty());
+    let effects = step(
+        &mut one,
+        12,
+        msg(
+            b,
+            Body::ReplicateAck {
+                ack: *ack,
+                complete: true,
+            },
+        ),
+    );
     let done = WriteOutcome::Stored {
         version: items[0].version,
         replicas: 3,
@@ -362,29 +384,39 @@ fn the_local_store_is_separate_from_the_network_store() {
 }
 
 /// Instant delivery, no faults: enough to watch a ring form.
-struct Ring {
-    nodes: BTreeMap<u16, Dht>,
-    now_ms: u64,
+pub(crate) struct Ring {
+    pub(crate) nodes: BTreeMap<u16, Dht>,
+    pub(crate) now_ms: u64,
     replies: Vec<Reply>,
+    /// Every node's durable records (writes are durable at once here).
+    pub(crate) disks: BTreeMap<u16, Vec<Vec<u8>>>,
+    /// The settings of nodes added from now on (`join` is set per node).
+    pub(crate) base: DhtConfig,
 }
 
 impl Ring {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             nodes: BTreeMap::new(),
             now_ms: 0,
             replies: Vec::new(),
+            disks: BTreeMap::new(),
+            base: DhtConfig::default(),
         }
     }
 
-    fn add(&mut self, id: u16, join: Option<u16>) {
-        let mut dht = Dht::new(NodeId(id), addr(id), config(join));
+    pub(crate) fn add(&mut self, id: u16, join: Option<u16>) {
+        let cfg = DhtConfig {
+            join: join.map(addr),
+            ..self.base.clone()
+        };
+        let mut dht = Dht::new(NodeId(id), addr(id), cfg);
         let effects = step(&mut dht, self.now_ms, Input::Start);
         self.nodes.insert(id, dht);
         self.deliver(id, effects);
     }
 
-    fn deliver(&mut self, from: u16, effects: Vec<Effect<Dht>>) {
+    pub(crate) fn deliver(&mut self, from: u16, effects: Vec<Effect<Dht>>) {
         let mut queue: VecDeque<(u16, Vec<Effect<Dht>>)> = VecDeque::from([(from, effects)]);
         while let Some((from, effects)) = queue.pop_front() {
             for e in effects {
@@ -399,13 +431,16 @@ impl Ring {
                         }
                     }
                     Effect::Reply { reply, .. } => self.replies.push(reply),
+                    Effect::Persist { write, .. } => {
+                        apply_write(self.disks.entry(from).or_default(), &write)
+                    }
                     _ => {}
                 }
             }
         }
     }
 
-    fn ticks(&mut self, n: u64) {
+    pub(crate) fn ticks(&mut self, n: u64) {
         for _ in 0..n {
             self.now_ms += 100;
             let ids: Vec<u16> = self.nodes.keys().copied().collect();
@@ -416,7 +451,7 @@ impl Ring {
         }
     }
 
-    fn request(&mut self, at: u16, request: Request) -> Reply {
+    pub(crate) fn request(&mut self, at: u16, request: Request) -> Reply {
         self.replies.clear();
         let effects = step(
             self.nodes.get_mut(&at).unwrap(),
@@ -431,7 +466,7 @@ impl Ring {
         self.replies.pop().expect("a reply")
     }
 
-    fn ring_order(&self) -> Vec<u16> {
+    pub(crate) fn ring_order(&self) -> Vec<u16> {
         let mut ids: Vec<u16> = self.nodes.keys().copied().collect();
         ids.sort_by_key(|&i| node_ref(i).ring);
         ids

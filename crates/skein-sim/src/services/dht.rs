@@ -5,11 +5,17 @@
 //! `liveness_bound_ms` after the faults stop the ring must be whole, every
 //! acknowledged write on r live nodes and every lookup agree ([`checks`]).
 //!
+//! A crashed node restarts from what its simulated disk kept (torn and
+//! lost tail writes included): both stores and its routing state.
+//! [`scale`] is a lean driver for rings of up to 10,000 nodes ([`hops`]).
+//!
 //! Chord tolerates crashes and churn, not partitions (two rings formed on
 //! the two sides need not merge) or lies: `partitions`, `corruptions` and
 //! `byzantine` are refused (`--faults all` means the ones it tolerates).
 
 pub mod checks;
+pub mod hops;
+pub mod scale;
 pub mod workload;
 
 use super::{check_bug, report, RunOptions, ServiceEntry};
