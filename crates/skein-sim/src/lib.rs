@@ -30,6 +30,7 @@ pub mod history;
 pub(crate) mod instance;
 pub mod lin;
 pub mod net;
+pub mod plot;
 pub mod register;
 pub mod report;
 pub mod services;

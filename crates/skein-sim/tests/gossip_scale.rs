@@ -16,8 +16,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use skein_core::NodeId;
 use skein_gossip::{GossipConfig, MemberState};
+use skein_sim::plot::{render, Axis, Chart, Panel, Series};
 use skein_sim::services::gossip::baseline::{flood, random_graph, ttl_flood};
-use skein_sim::services::gossip::plot::{render, Panel, Series};
 use skein_sim::services::gossip::scale::{NetModel, ScaleNet, BROADCAST_KINDS};
 
 const SECOND: u64 = 1_000_000;
@@ -160,56 +160,43 @@ fn print_broadcast_table(rows: &[BroadcastRow]) {
 
 /// The two panels of `docs/gossip-scale.svg`.
 fn plot(rows: &[BroadcastRow]) -> String {
-    let line = |label: &str, colour, dashed, f: &dyn Fn(&BroadcastRow) -> f64| Series {
-        label: label.into(),
-        colour,
-        dashed,
-        points: rows.iter().map(|r| (f64::from(r.n), f(r))).collect(),
+    let line = |label: &str, colour, f: &dyn Fn(&BroadcastRow) -> f64| {
+        Series::new(label, colour, rows.iter().map(|r| (f64::from(r.n), f(r))))
     };
     let latency = Panel {
         title: "Broadcast latency".into(),
-        y_label: "ms after the send".into(),
-        log_y: false,
+        y: Axis::linear("ms after the send"),
         series: vec![
-            line("Plumtree, last node", "#1f77b4", false, &|r| {
-                r.plumtree.all_ms
-            }),
-            line("Plumtree, p50 node", "#1f77b4", true, &|r| {
-                r.plumtree.p50_ms
-            }),
-            line("flooding, last node", "#2ca02c", false, &|r| r.flood.all_ms),
-            line("flooding, p50 node", "#2ca02c", true, &|r| r.flood.p50_ms),
-            line("TTL flooding, last node", "#d62728", false, &|r| {
-                r.ttl.all_ms
-            }),
-            line("TTL flooding, p50 node", "#d62728", true, &|r| r.ttl.p50_ms),
+            line("Plumtree, last node", "#1f77b4", &|r| r.plumtree.all_ms),
+            line("Plumtree, p50 node", "#1f77b4", &|r| r.plumtree.p50_ms).dashed("6,4"),
+            line("flooding, last node", "#2ca02c", &|r| r.flood.all_ms),
+            line("flooding, p50 node", "#2ca02c", &|r| r.flood.p50_ms).dashed("6,4"),
+            line("TTL flooding, last node", "#d62728", &|r| r.ttl.all_ms),
+            line("TTL flooding, p50 node", "#d62728", &|r| r.ttl.p50_ms).dashed("6,4"),
         ],
     };
     let messages = Panel {
         title: "Messages sent per node per broadcast".into(),
-        y_label: "messages (log)".into(),
-        log_y: true,
+        y: Axis::log("messages (log)", 10.0),
         series: vec![
-            line("Plumtree, payload copies", "#1f77b4", false, &|r| {
+            line("Plumtree, payload copies", "#1f77b4", &|r| {
                 r.plumtree_payload_per_node
             }),
-            line("Plumtree, + IHAVE/GRAFT/PRUNE", "#1f77b4", true, &|r| {
+            line("Plumtree, + IHAVE/GRAFT/PRUNE", "#1f77b4", &|r| {
                 r.plumtree_all_per_node
-            }),
-            line("flooding (degree 4)", "#2ca02c", false, &|r| {
-                r.flood_per_node
-            }),
-            line("TTL flooding (TTL 2)", "#d62728", false, &|r| {
-                r.ttl_per_node
-            }),
+            })
+            .dashed("6,4"),
+            line("flooding (degree 4)", "#2ca02c", &|r| r.flood_per_node),
+            line("TTL flooding (TTL 2)", "#d62728", &|r| r.ttl_per_node),
         ],
     };
-    render(
-        &[latency, messages],
-        "nodes (log)",
+    let mut chart = Chart::new(Axis::log("nodes (log)", 10.0), vec![latency, messages]);
+    chart.caption = Some(
         "skein gossip_scale: simulated, 1-10 ms per message, no loss; regenerate: \
-         cargo test --release -p skein-sim --test gossip_scale -- --ignored --nocapture broadcast_table",
-    )
+         cargo test --release -p skein-sim --test gossip_scale -- --ignored --nocapture broadcast_table"
+            .into(),
+    );
+    render(&chart)
 }
 
 /// False positives at 5 % loss over `span_s` seconds, then the time to

@@ -2,149 +2,58 @@
 //! run, as a small hand-written SVG with two stacked panels.
 
 use super::report::{Report, WindowReport};
-use std::fmt::Write as _;
-
-const WIDTH: f64 = 800.0;
-const PANEL_HEIGHT: f64 = 220.0;
-const MARGIN_LEFT: f64 = 70.0;
-const MARGIN_RIGHT: f64 = 20.0;
-const MARGIN_TOP: f64 = 60.0;
-const PANEL_GAP: f64 = 50.0;
-
-/// One line of a panel: its legend, colour, and y value per window.
-struct Series<'a> {
-    label: &'a str,
-    colour: &'a str,
-    y: Vec<f64>,
-}
+use skein_sim::plot::{render, Axis, Chart, Panel, Series};
 
 pub fn svg(report: &Report) -> String {
-    let height = MARGIN_TOP + 2.0 * PANEL_HEIGHT + PANEL_GAP + 40.0;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(out, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let title = format!(
+    let w = plotted_windows(&report.windows);
+    let x: Vec<f64> = w.iter().map(|w| w.end_secs).collect();
+    let rate = |i: usize, w: &WindowReport| {
+        let start = if i == 0 { 0.0 } else { x[i - 1] };
+        w.ok as f64 / (w.end_secs - start).max(1e-3)
+    };
+    let line = |label: &str, colour, y: Vec<f64>| {
+        Series::new(label, colour, x.iter().copied().zip(y)).without_markers()
+    };
+    let throughput = Panel {
+        title: "throughput".into(),
+        y: Axis::linear("ok/s"),
+        series: vec![line(
+            "ok/s",
+            "#1f77b4",
+            w.iter().enumerate().map(|(i, w)| rate(i, w)).collect(),
+        )],
+    };
+    let latency = Panel {
+        title: "latency".into(),
+        y: Axis::linear("ms"),
+        series: vec![
+            line(
+                "p50",
+                "#2ca02c",
+                w.iter().map(|w| w.p50_us as f64 / 1e3).collect(),
+            ),
+            line(
+                "p99",
+                "#d62728",
+                w.iter().map(|w| w.p99_us as f64 / 1e3).collect(),
+            ),
+        ],
+    };
+    let mut chart = Chart::new(Axis::linear("seconds"), vec![throughput, latency]);
+    chart.columns = 1;
+    chart.plot_size = (710.0, 200.0);
+    chart.title = Some(format!(
         "{} {}: {:.0} ops/s, p50 {:.2} ms, p99 {:.2} ms",
         report.service,
         report.op,
         report.throughput_ops_per_sec,
         report.latency_us.p50 as f64 / 1e3,
         report.latency_us.p99 as f64 / 1e3
-    );
-    let _ = writeln!(
-        out,
-        r#"<text x="{MARGIN_LEFT}" y="20" font-size="14">{}</text>"#,
-        escape(&title)
-    );
-    let _ = writeln!(
-        out,
-        r##"<text x="{MARGIN_LEFT}" y="34" fill="#666" font-size="11">{}</text>"##,
-        escape(&fit(&report.command, SUBTITLE_CHARS_MAX))
-    );
-    let w = plotted_windows(&report.windows);
-    let x: Vec<f64> = w.iter().map(|w| w.end_secs).collect();
-    let rate = |w: &WindowReport, i: usize| {
-        let start = if i == 0 { 0.0 } else { x[i - 1] };
-        w.ok as f64 / (w.end_secs - start).max(1e-3)
-    };
-    let throughput = Series {
-        label: "ok/s",
-        colour: "#1f77b4",
-        y: w.iter().enumerate().map(|(i, w)| rate(w, i)).collect(),
-    };
-    panel(&mut out, MARGIN_TOP, "throughput (ok/s)", &x, &[throughput]);
-    let p50 = Series {
-        label: "p50",
-        colour: "#2ca02c",
-        y: w.iter().map(|w| w.p50_us as f64 / 1e3).collect(),
-    };
-    let p99 = Series {
-        label: "p99",
-        colour: "#d62728",
-        y: w.iter().map(|w| w.p99_us as f64 / 1e3).collect(),
-    };
-    let top = MARGIN_TOP + PANEL_HEIGHT + PANEL_GAP;
-    panel(&mut out, top, "latency (ms)", &x, &[p50, p99]);
-    let _ = writeln!(
-        out,
-        r#"<text x="{}" y="{}" text-anchor="middle">seconds</text>"#,
-        MARGIN_LEFT + (WIDTH - MARGIN_LEFT - MARGIN_RIGHT) / 2.0,
-        top + PANEL_HEIGHT + 32.0
-    );
-    out.push_str("</svg>\n");
-    out
+    ));
+    chart.subtitle = Some(fit(&report.command, SUBTITLE_CHARS_MAX));
+    render(&chart)
 }
 
-fn panel(out: &mut String, top: f64, title: &str, x: &[f64], series: &[Series]) {
-    let plot_width = WIDTH - MARGIN_LEFT - MARGIN_RIGHT;
-    let x_max = x.iter().copied().fold(1e-3, f64::max);
-    let y_max = series
-        .iter()
-        .flat_map(|s| s.y.iter().copied())
-        .fold(1e-3, f64::max)
-        * 1.1;
-    let bottom = top + PANEL_HEIGHT;
-    let _ = writeln!(
-        out,
-        r##"<rect x="{MARGIN_LEFT}" y="{top}" width="{plot_width}" height="{PANEL_HEIGHT}" fill="none" stroke="#999"/>"##
-    );
-    let _ = writeln!(
-        out,
-        r#"<text x="{MARGIN_LEFT}" y="{}">{title}</text>"#,
-        top - 6.0
-    );
-    for (value, y) in [
-        (y_max, top),
-        (y_max / 2.0, top + PANEL_HEIGHT / 2.0),
-        (0.0, bottom),
-    ] {
-        let _ = writeln!(
-            out,
-            r#"<text x="{}" y="{}" text-anchor="end">{}</text>"#,
-            MARGIN_LEFT - 6.0,
-            y + 4.0,
-            short(value)
-        );
-    }
-    for (value, at) in [(0.0, MARGIN_LEFT), (x_max, MARGIN_LEFT + plot_width)] {
-        let _ = writeln!(
-            out,
-            r#"<text x="{at}" y="{}" text-anchor="middle">{}</text>"#,
-            bottom + 16.0,
-            short(value)
-        );
-    }
-    for (k, s) in series.iter().enumerate() {
-        let points: Vec<String> = x
-            .iter()
-            .zip(&s.y)
-            .map(|(x, y)| {
-                let px = MARGIN_LEFT + x / x_max * plot_width;
-                let py = bottom - y / y_max * PANEL_HEIGHT;
-                format!("{px:.1},{py:.1}")
-            })
-            .collect();
-        let _ = writeln!(
-            out,
-            r#"<polyline fill="none" stroke="{}" stroke-width="1.5" points="{}"/>"#,
-            s.colour,
-            points.join(" ")
-        );
-        let _ = writeln!(
-            out,
-            r#"<text x="{}" y="{}" fill="{}">{}</text>"#,
-            MARGIN_LEFT + plot_width - 40.0 * (series.len() - k) as f64,
-            top - 6.0,
-            s.colour,
-            s.label
-        );
-    }
-}
-
-/// A compact axis label: `12.5`, `1200`, `35k`.
 /// Characters of the command line that fit beside the margins at 11 px
 /// (the full command is in the text and JSON reports).
 const SUBTITLE_CHARS_MAX: usize = 115;
@@ -167,23 +76,6 @@ fn fit(text: &str, chars_max: usize) -> String {
     }
     let kept: String = text.chars().take(chars_max.saturating_sub(1)).collect();
     kept + "…"
-}
-
-fn short(value: f64) -> String {
-    if value >= 10_000.0 {
-        format!("{:.0}k", value / 1e3)
-    } else if value >= 100.0 {
-        format!("{value:.0}")
-    } else {
-        format!("{value:.1}")
-    }
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]
@@ -246,12 +138,5 @@ mod tests {
         );
         assert_eq!(fit("abcdef", 4), "abc…");
         assert_eq!(fit("abc", 4), "abc");
-    }
-
-    #[test]
-    fn labels_are_short() {
-        assert_eq!(short(12.345), "12.3");
-        assert_eq!(short(1234.0), "1234");
-        assert_eq!(short(35_000.0), "35k");
     }
 }

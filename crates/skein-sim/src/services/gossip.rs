@@ -12,7 +12,6 @@
 
 pub mod baseline;
 pub mod checks;
-pub mod plot;
 pub mod scale;
 
 use super::{check_bug, report, RunOptions, ServiceEntry};

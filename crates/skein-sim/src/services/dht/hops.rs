@@ -3,6 +3,7 @@
 //! `crates/skein-sim/tests/dht_scale.rs` runs them.
 
 use super::scale::{config, successor_of, DhtScaleNet, StartMode};
+use crate::plot::{render, Axis, Chart, Marker, Panel, Point, Series};
 use crate::services::gossip::scale::NetModel;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -126,14 +127,6 @@ fn settle(net: &mut DhtScaleNet, boots_us: u64) -> Option<f64> {
     settled
 }
 
-/// A plotted line: name, colour, dash pattern, and the value it draws.
-type Series = (
-    &'static str,
-    &'static str,
-    &'static str,
-    fn(&HopsRow) -> f64,
-);
-
 pub fn table(rows: &[HopsRow]) -> String {
     let mut out = String::new();
     out.push_str("|      N | start    | lookups | success | mean hops | p50 | p99 | max | ½·log2 N | log2 N | fingers right | settled (virtual s) |\n");
@@ -160,111 +153,42 @@ pub fn table(rows: &[HopsRow]) -> String {
     out
 }
 
-/// A hand-written SVG line plot of mean, p50 and p99 hops against N (log
-/// scale), with ½·log2 N for reference; joined rings are circles,
-/// snapshot-started ones squares. Hand-written rather than plotters: ~60
-/// lines instead of a dependency tree for one chart.
+/// Mean, p50 and p99 hops against N (log scale), with ½·log2 N for
+/// reference; joined rings are circles, snapshot-started ones squares.
 pub fn svg(rows: &[HopsRow], title: &str) -> String {
-    let (w, h, left, right, top, bottom) = (720.0, 440.0, 60.0, 170.0, 40.0, 50.0);
-    let x_min = 4.0f64;
-    let x_max = rows
-        .iter()
-        .map(|r| f64::from(r.nodes).log2())
-        .fold(x_min + 1.0, f64::max)
-        .ceil();
-    let y_max = rows.iter().map(|r| r.hops_p99).max().unwrap_or(1).max(1) as f64 + 1.0;
-    let px = |log_n: f64| left + (log_n - x_min) / (x_max - x_min) * (w - left - right);
-    let py = |hops: f64| h - bottom - hops / y_max * (h - top - bottom);
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
-    let _ = writeln!(
-        s,
-        r#"<text x="{}" y="22" text-anchor="middle" font-size="14">{title}</text>"#,
-        (left + w - right) / 2.0
-    );
-    for k in (x_min as u32)..=(x_max as u32) {
-        let x = px(f64::from(k));
-        let _ = writeln!(
-            s,
-            r##"<line x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{}" stroke="#eee"/><text x="{x:.1}" y="{}" text-anchor="middle">{}</text>"##,
-            h - bottom,
-            h - bottom + 16.0,
-            1u64 << k
-        );
-    }
-    for hops in 0..=(y_max as u32) {
-        let y = py(f64::from(hops));
-        let _ = writeln!(
-            s,
-            r##"<line x1="{left}" y1="{y:.1}" x2="{}" y2="{y:.1}" stroke="#eee"/><text x="{}" y="{:.1}" text-anchor="end">{hops}</text>"##,
-            w - right,
-            left - 6.0,
-            y + 4.0
-        );
-    }
-    let _ = writeln!(
-        s,
-        r#"<text x="{:.1}" y="{}" text-anchor="middle">nodes N (log scale)</text><text x="16" y="{:.1}" transform="rotate(-90 16 {:.1})" text-anchor="middle">lookup hops</text>"#,
-        (left + w - right) / 2.0,
-        h - 12.0,
-        (top + h - bottom) / 2.0,
-        (top + h - bottom) / 2.0
-    );
-    let series: [Series; 4] = [
-        ("p99", "#d62728", "2,3", |r| f64::from(r.hops_p99)),
-        ("mean", "#1f77b4", "", |r| r.hops_mean),
-        ("p50", "#2ca02c", "6,3", |r| f64::from(r.hops_p50)),
-        ("½·log2 N", "#888888", "1,4", |r| r.half_log2()),
-    ];
     let mut sorted: Vec<&HopsRow> = rows.iter().collect();
     sorted.sort_by_key(|r| (r.nodes, r.mode == StartMode::Converged));
-    for (k, (name, color, dash, value)) in series.iter().enumerate() {
-        let points: Vec<String> = sorted
+    let line = |label: &str, colour, dash, value: fn(&HopsRow) -> f64| Series {
+        label: label.into(),
+        colour,
+        dash,
+        points: sorted
             .iter()
-            .map(|r| format!("{:.1},{:.1}", px(f64::from(r.nodes).log2()), py(value(r))))
-            .collect();
-        let _ = writeln!(
-            s,
-            r#"<polyline fill="none" stroke="{color}" stroke-width="2" stroke-dasharray="{dash}" points="{}"/>"#,
-            points.join(" ")
-        );
-        for r in &sorted {
-            let (x, y) = (px(f64::from(r.nodes).log2()), py(value(r)));
-            let _ = match r.mode {
-                StartMode::Joined => writeln!(
-                    s,
-                    r#"<circle cx="{x:.1}" cy="{y:.1}" r="3" fill="{color}"/>"#
-                ),
-                StartMode::Converged => writeln!(
-                    s,
-                    r#"<rect x="{:.1}" y="{:.1}" width="6" height="6" fill="{color}"/>"#,
-                    x - 3.0,
-                    y - 3.0
-                ),
-            };
-        }
-        let ly = top + 10.0 + 20.0 * k as f64;
-        let _ = writeln!(
-            s,
-            r#"<line x1="{}" y1="{ly}" x2="{}" y2="{ly}" stroke="{color}" stroke-width="2" stroke-dasharray="{dash}"/><text x="{}" y="{}">{name}</text>"#,
-            w - right + 10.0,
-            w - right + 40.0,
-            w - right + 46.0,
-            ly + 4.0
-        );
-    }
-    let _ = writeln!(
-        s,
-        r#"<text x="{}" y="{}">● joined  ■ snapshot</text>"#,
-        w - right + 10.0,
-        top + 100.0
-    );
-    s.push_str("</svg>\n");
-    s
+            .map(|r| Point {
+                x: f64::from(r.nodes),
+                y: value(r),
+                marker: match r.mode {
+                    StartMode::Joined => Marker::Circle,
+                    StartMode::Converged => Marker::Square,
+                },
+            })
+            .collect(),
+    };
+    let hops = Panel {
+        title: "lookup hops".into(),
+        y: Axis::linear("hops"),
+        series: vec![
+            line("p99", "#d62728", Some("2,3"), |r| f64::from(r.hops_p99)),
+            line("mean", "#1f77b4", None, |r| r.hops_mean),
+            line("p50", "#2ca02c", Some("6,3"), |r| f64::from(r.hops_p50)),
+            line("½·log2 N", "#888888", Some("1,4"), HopsRow::half_log2),
+        ],
+    };
+    let mut chart = Chart::new(Axis::log("nodes N (log scale)", 2.0), vec![hops]);
+    chart.title = Some(title.into());
+    chart.caption = Some("● joined ring   ■ ring started from a converged snapshot".into());
+    chart.plot_size = (600.0, 300.0);
+    render(&chart)
 }
 
 /// Lookups under churn on the lean driver.
