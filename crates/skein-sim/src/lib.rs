@@ -28,6 +28,7 @@ pub(crate) mod event;
 pub mod fault;
 pub mod history;
 pub(crate) mod instance;
+pub mod lean;
 pub mod lin;
 pub mod net;
 pub mod plot;

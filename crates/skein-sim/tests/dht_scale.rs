@@ -150,9 +150,9 @@ mod churn {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
     use skein_dht::{DhtConfig, Reply, Request};
+    use skein_sim::lean::NetModel;
     use skein_sim::services::dht::hops::SECOND_US;
     use skein_sim::services::dht::scale::{config, DhtScaleNet, StartMode};
-    use skein_sim::services::gossip::scale::NetModel;
     use std::collections::BTreeMap;
 
     /// Asks node `i` and runs until it answers (at most 5 virtual seconds).

@@ -233,7 +233,8 @@ fn measure_failure_detector(n: u16, seed: u64, span_s: u64) {
     net.crash(victim);
     let (mut first, mut all) = (None, None);
     while all.is_none() && net.now_us < crashed_at + 60 * SECOND {
-        net.run_until(net.now_us + 100_000);
+        let now = net.now_us;
+        net.run_until(now + 100_000);
         let states: Vec<Option<MemberState>> =
             net.running().map(|(_, g)| g.state_of(victim_id)).collect();
         if first.is_none() && states.iter().any(|s| *s != Some(MemberState::Alive)) {
@@ -272,7 +273,8 @@ fn measure_convergence_after_crashes(n: u16, seed: u64) {
     let crashed_at = net.now_us;
     let mut converged = None;
     while converged.is_none() && net.now_us < crashed_at + 120 * SECOND {
-        net.run_until(net.now_us + 250_000);
+        let now = net.now_us;
+        net.run_until(now + 250_000);
         let live: Vec<NodeId> = net.running().map(|(_, g)| g.id()).collect();
         let ok = net.running().all(|(_, g)| {
             victims.iter().all(|v| {

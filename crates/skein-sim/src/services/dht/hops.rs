@@ -3,8 +3,8 @@
 //! `crates/skein-sim/tests/dht_scale.rs` runs them.
 
 use super::scale::{config, successor_of, DhtScaleNet, StartMode};
+use crate::lean::NetModel;
 use crate::plot::{render, Axis, Chart, Marker, Panel, Point, Series};
-use crate::services::gossip::scale::NetModel;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use skein_dht::{Reply, Request, RingId};

@@ -1,8 +1,6 @@
-//! A lean driver for the dht at scale (16 to 10,000 nodes), for the
-//! measurements the general simulator cannot make: it caps clusters and
-//! keeps per-link state for every pair. Here a message is one event with a
-//! random latency and an independent loss; a write to disk is durable at
-//! once; crashes are immediate. It drives the real `skein-dht` core.
+//! The dht at scale (16 to 10,000 nodes) on the lean network
+//! ([`crate::lean`]): how dht nodes boot there, and what the measurements
+//! read of the ring.
 //!
 //! Two ways to build a ring (say which in every figure):
 //! * [`StartMode::Joined`]: node 1 starts the ring, the others join through
@@ -17,19 +15,16 @@
 //! static member (like `--join` in the runtime), so a per-node member list
 //! does not cost N² memory.
 //!
-//! Deterministic: one seed decides boot order, latencies, losses and every
-//! core's rng.
+//! Deterministic: one seed decides boot order and, through the lean
+//! network, everything else.
 
-use crate::services::gossip::scale::NetModel;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use skein_core::protocol::apply_write;
-use skein_core::{Boot, Context, Effect, Input, NodeId, PeerAddress, Protocol, RequestId};
+use crate::lean::{address, node_id, LeanNet, NetModel};
+use skein_core::{Boot, NodeId, Protocol};
 use skein_dht::persist::{SavedRouting, Snapshot};
 use skein_dht::ring::RING_BITS;
-use skein_dht::{Dht, DhtConfig, Message, NodeRef, Reply, Request, RingId, Routing};
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use skein_dht::{Dht, DhtConfig, NodeRef, RingId, Routing};
+use std::collections::VecDeque;
+use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 /// How the ring is built; see the module docs.
@@ -48,47 +43,30 @@ impl StartMode {
     }
 }
 
-enum Event {
-    /// A node's tick; stale once the node restarted (`epoch` differs).
-    Tick {
-        node: usize,
-        epoch: u32,
-    },
-    Boot(usize),
-    Deliver {
-        from: usize,
-        to: usize,
-        message: Message,
-    },
-}
-
-/// N dht cores on the lean network.
+/// N dht cores on the lean network: a [`LeanNet`] (which it derefs to)
+/// plus how dht nodes boot and the ring checks.
 pub struct DhtScaleNet {
-    pub nodes: Vec<Option<Dht>>,
-    /// Each node's durable records (kept across crashes).
-    pub disks: Vec<Vec<Vec<u8>>>,
-    pub now_us: u64,
-    pub sent: u64,
-    pub lost: u64,
-    pub replies: BTreeMap<u64, Reply>,
+    net: LeanNet<Dht>,
     cfg: DhtConfig,
-    net: NetModel,
-    tick_us: u64,
-    epochs: Vec<u32>,
-    rng: ChaCha8Rng,
-    queue: BinaryHeap<Reverse<(u64, u64)>>,
-    events: BTreeMap<u64, Event>,
-    next_seq: u64,
-    next_request: u64,
-    effects: Vec<Effect<Dht>>,
+    /// Joins still to come, in time order: (virtual µs, node).
+    boots: VecDeque<(u64, usize)>,
 }
 
-pub fn address(id: NodeId) -> PeerAddress {
-    PeerAddress(format!("sim:{id}"))
+impl Deref for DhtScaleNet {
+    type Target = LeanNet<Dht>;
+    fn deref(&self) -> &LeanNet<Dht> {
+        &self.net
+    }
+}
+
+impl DerefMut for DhtScaleNet {
+    fn deref_mut(&mut self) -> &mut LeanNet<Dht> {
+        &mut self.net
+    }
 }
 
 fn node_ref(i: usize) -> NodeRef {
-    let id = NodeId(i as u16 + 1);
+    let id = node_id(i);
     NodeRef::new(id, address(id))
 }
 
@@ -113,34 +91,21 @@ impl DhtScaleNet {
     ) -> Self {
         assert!(n >= 1);
         let count = usize::from(n);
+        let tick = Duration::from_millis(cfg.tick_ms);
         let mut this = Self {
-            nodes: (0..count).map(|_| None).collect(),
-            disks: vec![Vec::new(); count],
-            now_us: 0,
-            sent: 0,
-            lost: 0,
-            replies: BTreeMap::new(),
-            tick_us: cfg.tick_ms * 1_000,
+            net: LeanNet::new(count, net, tick, seed, |_| "dht"),
             cfg,
-            net,
-            epochs: vec![0; count],
-            rng: ChaCha8Rng::seed_from_u64(seed),
-            queue: BinaryHeap::new(),
-            events: BTreeMap::new(),
-            next_seq: 0,
-            next_request: 0,
-            effects: Vec::new(),
+            boots: VecDeque::new(),
         };
         match mode {
             StartMode::Joined => {
-                for i in 0..count {
-                    this.push(i as u64 * join_gap_us, Event::Boot(i));
-                }
+                this.boots = (0..count).map(|i| (i as u64 * join_gap_us, i)).collect();
+                this.run_until(0);
             }
             StartMode::Converged => {
                 let members: Vec<usize> = (0..count).collect();
                 for (i, snapshot) in converged_snapshots(&members, &this.cfg) {
-                    this.disks[i] = vec![snapshot.encode()];
+                    this.net.disks[i] = vec![snapshot.encode()];
                 }
                 for i in 0..count {
                     this.boot(i);
@@ -152,40 +117,27 @@ impl DhtScaleNet {
 
     /// Adds a node that joins through node 1 now; returns its index.
     pub fn add_node(&mut self) -> usize {
-        let i = self.nodes.len();
-        assert!(i < usize::from(u16::MAX), "node ids are u16");
-        self.nodes.push(None);
-        self.disks.push(Vec::new());
-        self.epochs.push(0);
+        let i = self.net.add_slot();
         self.boot(i);
         i
     }
 
     fn boot(&mut self, i: usize) {
-        let id = NodeId(i as u16 + 1);
+        let id = node_id(i);
         let mut members = vec![NodeId(1), id];
         members.sort();
         members.dedup();
+        let now = self.net.now();
         let dht = Dht::boot(Boot {
             id,
             address: &address(id),
             members: &members,
             config: &self.cfg,
-            persisted: &self.disks[i],
-            now: Duration::from_micros(self.now_us),
-            rng: &mut self.rng,
+            persisted: &self.net.disks[i],
+            now,
+            rng: &mut self.net.rng,
         });
-        self.nodes[i] = Some(dht);
-        self.epochs[i] += 1;
-        self.step(i, Input::Start);
-        let phase = self.rng.random_range(0..self.tick_us);
-        let epoch = self.epochs[i];
-        self.push(self.now_us + phase, Event::Tick { node: i, epoch });
-    }
-
-    /// A crash: the node's memory is gone, its disk stays.
-    pub fn crash(&mut self, i: usize) {
-        self.nodes[i] = None;
+        self.net.start(i, dht);
     }
 
     /// A restart from the node's disk.
@@ -194,102 +146,17 @@ impl DhtScaleNet {
         self.boot(i);
     }
 
-    fn push(&mut self, at_us: u64, event: Event) {
-        self.next_seq += 1;
-        self.queue.push(Reverse((at_us, self.next_seq)));
-        self.events.insert(self.next_seq, event);
-    }
-
-    fn step(&mut self, i: usize, input: Input<Dht>) {
-        let Some(core) = self.nodes[i].as_mut() else {
-            return;
-        };
-        let mut effects = std::mem::take(&mut self.effects);
-        let mut ctx = Context::new(
-            core.me().id,
-            Duration::from_micros(self.now_us),
-            &mut self.rng,
-            &mut effects,
-        );
-        core.step(&mut ctx, input);
-        let mut durable = None;
-        for effect in effects.drain(..) {
-            match effect {
-                Effect::Send { to, message, .. } => self.transmit(i, to, message),
-                Effect::Reply { request, reply } => {
-                    self.replies.insert(request.0, reply);
-                }
-                Effect::Persist { token, write } => {
-                    apply_write(&mut self.disks[i], &write);
-                    durable = Some(token);
-                }
-                _ => {}
-            }
-        }
-        self.effects = effects;
-        if let Some(token) = durable {
-            self.step(i, Input::Persisted { token });
-        }
-    }
-
-    fn transmit(&mut self, from: usize, to: NodeId, message: Message) {
-        self.sent += 1;
-        if self.rng.random_range(0..1_000_000) < self.net.loss_ppm {
-            self.lost += 1;
-            return;
-        }
-        let to = usize::from(to.0) - 1;
-        if to >= self.nodes.len() {
-            return;
-        }
-        let latency = self
-            .rng
-            .random_range(self.net.latency_min_us..=self.net.latency_max_us);
-        self.push(self.now_us + latency, Event::Deliver { from, to, message });
-    }
-
-    /// Runs until virtual time `until_us`.
+    /// Runs until virtual time `until_us`, booting the joins due by then.
     pub fn run_until(&mut self, until_us: u64) {
-        while let Some(Reverse((at, seq))) = self.queue.peek().copied() {
+        while let Some(&(at, i)) = self.boots.front() {
             if at > until_us {
                 break;
             }
-            self.queue.pop();
-            self.now_us = at;
-            match self.events.remove(&seq).expect("queued events are stored") {
-                Event::Tick { node, epoch } => {
-                    if self.nodes[node].is_some() && self.epochs[node] == epoch {
-                        self.step(node, Input::Tick);
-                        self.push(at + self.tick_us, Event::Tick { node, epoch });
-                    }
-                }
-                Event::Boot(i) => self.boot(i),
-                Event::Deliver { from, to, message } => {
-                    let from = NodeId(from as u16 + 1);
-                    self.step(to, Input::Message { from, message });
-                }
-            }
+            self.boots.pop_front();
+            self.net.run_until(at);
+            self.boot(i);
         }
-        self.now_us = until_us;
-    }
-
-    /// Hands `request` to node `i`; its reply lands in `replies` under the returned id.
-    pub fn request(&mut self, i: usize, request: Request) -> u64 {
-        self.next_request += 1;
-        let id = self.next_request;
-        let input = Input::Request {
-            id: RequestId(id),
-            request,
-        };
-        self.step(i, input);
-        id
-    }
-
-    pub fn running(&self) -> impl Iterator<Item = (usize, &Dht)> {
-        self.nodes
-            .iter()
-            .enumerate()
-            .filter_map(|(i, n)| n.as_ref().map(|n| (i, n)))
+        self.net.run_until(until_us);
     }
 
     /// Running members in ring order.
