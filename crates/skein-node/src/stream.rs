@@ -390,77 +390,24 @@ mod tests {
     fn a_connection_must_start_with_a_members_hello() {
         let members = AcceptedPeers::new([1, 2, 3].map(NodeId));
         let mut peer = None;
-        assert_eq!(
+        let mut accept = |kind, sender, receiver, protocol| {
             accept_frame(
-                &frame(FrameKind::Message, 2, 1, 7),
+                &frame(kind, sender, receiver, protocol),
                 &me(),
                 |id| members.contains(id),
-                &mut peer
-            ),
-            Err("no_hello")
-        );
-        assert_eq!(
-            accept_frame(
-                &frame(FrameKind::Hello, 9, 1, 7),
-                &me(),
-                |id| members.contains(id),
-                &mut peer
-            ),
-            Err("unknown_sender")
-        );
-        assert_eq!(
-            accept_frame(
-                &frame(FrameKind::Hello, 2, 3, 7),
-                &me(),
-                |id| members.contains(id),
-                &mut peer
-            ),
-            Err("wrong_receiver")
-        );
-        assert_eq!(
-            accept_frame(
-                &frame(FrameKind::Hello, 2, 1, 8),
-                &me(),
-                |id| members.contains(id),
-                &mut peer
-            ),
-            Err("wrong_protocol")
-        );
-        assert_eq!(
-            accept_frame(
-                &frame(FrameKind::Hello, 2, 1, 7),
-                &me(),
-                |id| members.contains(id),
-                &mut peer
-            ),
-            Ok(None)
-        );
-        assert_eq!(
-            accept_frame(
-                &frame(FrameKind::Message, 2, 1, 7),
-                &me(),
-                |id| members.contains(id),
-                &mut peer
-            ),
-            Ok(Some(NodeId(2)))
-        );
-        assert_eq!(
-            accept_frame(
-                &frame(FrameKind::Message, 3, 1, 7),
-                &me(),
-                |id| members.contains(id),
-                &mut peer
-            ),
-            Err("sender_mismatch")
-        );
+                &mut peer,
+            )
+        };
+        assert_eq!(accept(FrameKind::Message, 2, 1, 7), Err("no_hello"));
+        assert_eq!(accept(FrameKind::Hello, 9, 1, 7), Err("unknown_sender"));
+        assert_eq!(accept(FrameKind::Hello, 2, 3, 7), Err("wrong_receiver"));
+        assert_eq!(accept(FrameKind::Hello, 2, 1, 8), Err("wrong_protocol"));
+        assert_eq!(accept(FrameKind::Hello, 2, 1, 7), Ok(None));
+        assert_eq!(accept(FrameKind::Message, 2, 1, 7), Ok(Some(NodeId(2))));
+        assert_eq!(accept(FrameKind::Message, 3, 1, 7), Err("sender_mismatch"));
         members.remove(NodeId(2));
         assert_eq!(
-            accept_frame(
-                &frame(FrameKind::Message, 2, 1, 7),
-                &me(),
-                |id| members.contains(id),
-                &mut peer
-            ),
+            accept(FrameKind::Message, 2, 1, 7),
             Err("unknown_sender"),
             "a peer removed after its hello is no longer heard"
         );
