@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole bftlist performance table of issue 4 in one run: for each
 # cluster size and replication mode, append throughput and latency at
-# 1/16/64 clients, the per-request time at request 200 (one client, mean of
+# C = 1/16/64 clients, the per-request time at request 200 (one client, mean of
 # requests 191-200), and the convergence after the primary turns
 # UNRESPONSIVE (bench/bftlist_view_change.sh). Every figure comes from a
 # fresh cluster on loopback. Prints a markdown table and keeps the JSON
@@ -51,7 +51,7 @@ cell() { # JSON → "ops/s, p50 / p99"
     while read -r ops p50 p99; do echo "$ops $(ms "$p50") / $(ms "$p99")"; done
 }
 
-echo "| n, mode | $(for c in $CLIENTS; do printf '%s× client: ops/s, p50 / p99 | ' "$c"; done)request 191–200 | new view after silent primary | load |"
+echo "| n, mode | $(for c in $CLIENTS; do printf 'C = %s: ops/s, p50 / p99 | ' "$c"; done)request 191–200 | new view after silent primary | load |"
 echo "|---|$(for _ in $CLIENTS; do printf -- '---:|'; done)---:|---|---:|"
 for n in $NODES; do
   for mode in $MODES; do
