@@ -23,6 +23,7 @@ pub mod api;
 mod broadcast;
 pub mod config;
 pub mod dissemination;
+pub mod floors;
 pub mod fuzzing;
 pub mod identity;
 mod join;
@@ -47,7 +48,8 @@ pub use node::Gossip;
 /// Frame protocol id of gossip.
 pub const PROTOCOL_ID: u16 = 5;
 /// Wire version; a peer speaking another one is refused with a reason.
-pub const GOSSIP_VERSION: u16 = 1;
+/// 2: broadcasts carry a signed per-origin stamp instead of a random nonce.
+pub const GOSSIP_VERSION: u16 = 2;
 
 /// Whether a peer's advertised version can talk to this one.
 pub fn compatible(version: u16) -> bool {

@@ -5,6 +5,7 @@
 //! Every list in a message has a limit ([`UPDATES_PER_MESSAGE_MAX`] and
 //! friends); a message over it is dropped whole and counted.
 
+use crate::floors::Stamp;
 use crate::identity::{Identity, PublicKey, Sig};
 use serde::{Deserialize, Serialize};
 use skein_core::{NodeId, PeerAddress};
@@ -18,7 +19,7 @@ pub const REASON_BYTES_MAX: usize = 256;
 /// message's life in the network, so the bounded seen-cache covers it).
 pub const HOPS_MAX: u16 = 64;
 
-/// A broadcast's id: a hash of its origin's key, a random nonce and the payload.
+/// A broadcast's id: a hash of its origin's key, its stamp and the payload.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct MessageId(pub u64);
 
@@ -139,22 +140,24 @@ pub struct Broadcast {
     /// The origin's key: a receiver that has not met the origin yet can still
     /// check the signature (and the id, which hashes this key).
     pub key: PublicKey,
-    pub nonce: u64,
+    /// The origin's monotone count of its broadcasts ([`crate::floors`]):
+    /// signed, so a receiver can trust it to tell a stale copy.
+    pub stamp: Stamp,
     pub payload: Vec<u8>,
     pub signature: Sig,
 }
 
 impl Broadcast {
-    pub fn signed_bytes(origin: NodeId, nonce: u64, payload: &[u8]) -> Vec<u8> {
-        postcard::to_stdvec(&(b"skein-gossip/broadcast", origin, nonce, payload))
+    pub fn signed_bytes(origin: NodeId, stamp: Stamp, payload: &[u8]) -> Vec<u8> {
+        postcard::to_stdvec(&(b"skein-gossip/broadcast", origin, stamp, payload))
             .expect("broadcasts serialize")
     }
 
-    pub fn id_of(key: &PublicKey, nonce: u64, payload: &[u8]) -> MessageId {
+    pub fn id_of(key: &PublicKey, stamp: Stamp, payload: &[u8]) -> MessageId {
         use sha2::{Digest, Sha256};
         let digest = Sha256::new()
             .chain_update(key.0)
-            .chain_update(nonce.to_be_bytes())
+            .chain_update(stamp.to_be_bytes())
             .chain_update(payload)
             .finalize();
         let mut first = [0u8; 8];
@@ -162,13 +165,13 @@ impl Broadcast {
         MessageId(u64::from_be_bytes(first))
     }
 
-    pub fn new(identity: &Identity, origin: NodeId, nonce: u64, payload: Vec<u8>) -> Self {
-        let signature = identity.sign(&Self::signed_bytes(origin, nonce, &payload));
+    pub fn new(identity: &Identity, origin: NodeId, stamp: Stamp, payload: Vec<u8>) -> Self {
+        let signature = identity.sign(&Self::signed_bytes(origin, stamp, &payload));
         Self {
-            id: Self::id_of(&identity.public(), nonce, &payload),
+            id: Self::id_of(&identity.public(), stamp, &payload),
             origin,
             key: identity.public(),
-            nonce,
+            stamp,
             payload,
             signature,
         }
@@ -176,9 +179,9 @@ impl Broadcast {
 
     /// The id matches the content and the carried key signed it.
     pub fn verifies(&self) -> bool {
-        self.id == Self::id_of(&self.key, self.nonce, &self.payload)
+        self.id == Self::id_of(&self.key, self.stamp, &self.payload)
             && self.key.verifies(
-                &Self::signed_bytes(self.origin, self.nonce, &self.payload),
+                &Self::signed_bytes(self.origin, self.stamp, &self.payload),
                 &self.signature,
             )
     }

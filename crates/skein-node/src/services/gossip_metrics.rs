@@ -82,11 +82,16 @@ const STATES: [(&str, &str); 4] = [
     ("left", "skein_gossip_peers_left"),
 ];
 
-const COUNTERS: [(&str, &str, &str); 9] = [
+const COUNTERS: [(&str, &str, &str); 10] = [
     (
         "duplicates",
         "skein_gossip_duplicates",
         "Broadcast copies received after the first",
+    ),
+    (
+        "stale_rejects",
+        "skein_gossip_stale_rejects",
+        "Copies of broadcasts delivered and since forgotten by the seen-cache, refused by their origin's floor",
     ),
     (
         "signature_rejects",
