@@ -38,7 +38,8 @@ impl Gossip {
             };
         };
         self.broadcasts_made += 1;
-        let message = Broadcast::new(&self.identity, self.me, stamp, payload);
+        let nonce = ctx.rng().next_u64();
+        let message = Broadcast::new(&self.identity, self.me, (stamp, nonce), payload);
         let id = message.id;
         if self.plumtree.seen(id) {
             return GossipReply::Error {

@@ -19,7 +19,7 @@ pub const REASON_BYTES_MAX: usize = 256;
 /// message's life in the network, so the bounded seen-cache covers it).
 pub const HOPS_MAX: u16 = 64;
 
-/// A broadcast's id: a hash of its origin's key, its stamp and the payload.
+/// A broadcast's id: a hash of its origin's key, its stamp, a random nonce and the payload.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct MessageId(pub u64);
 
@@ -143,21 +143,26 @@ pub struct Broadcast {
     /// The origin's monotone count of its broadcasts ([`crate::floors`]):
     /// signed, so a receiver can trust it to tell a stale copy.
     pub stamp: Stamp,
+    /// Random, drawn from the step's generator as before stamps existed:
+    /// it keeps the simulator's random streams, so the long-sweep seeds
+    /// that found the stale-copy bugs still replay the same runs.
+    pub nonce: u64,
     pub payload: Vec<u8>,
     pub signature: Sig,
 }
 
 impl Broadcast {
-    pub fn signed_bytes(origin: NodeId, stamp: Stamp, payload: &[u8]) -> Vec<u8> {
-        postcard::to_stdvec(&(b"skein-gossip/broadcast", origin, stamp, payload))
+    pub fn signed_bytes(origin: NodeId, stamp: Stamp, nonce: u64, payload: &[u8]) -> Vec<u8> {
+        postcard::to_stdvec(&(b"skein-gossip/broadcast", origin, stamp, nonce, payload))
             .expect("broadcasts serialize")
     }
 
-    pub fn id_of(key: &PublicKey, stamp: Stamp, payload: &[u8]) -> MessageId {
+    pub fn id_of(key: &PublicKey, stamp: Stamp, nonce: u64, payload: &[u8]) -> MessageId {
         use sha2::{Digest, Sha256};
         let digest = Sha256::new()
             .chain_update(key.0)
             .chain_update(stamp.to_be_bytes())
+            .chain_update(nonce.to_be_bytes())
             .chain_update(payload)
             .finalize();
         let mut first = [0u8; 8];
@@ -165,13 +170,19 @@ impl Broadcast {
         MessageId(u64::from_be_bytes(first))
     }
 
-    pub fn new(identity: &Identity, origin: NodeId, stamp: Stamp, payload: Vec<u8>) -> Self {
-        let signature = identity.sign(&Self::signed_bytes(origin, stamp, &payload));
+    pub fn new(
+        identity: &Identity,
+        origin: NodeId,
+        (stamp, nonce): (Stamp, u64),
+        payload: Vec<u8>,
+    ) -> Self {
+        let signature = identity.sign(&Self::signed_bytes(origin, stamp, nonce, &payload));
         Self {
-            id: Self::id_of(&identity.public(), stamp, &payload),
+            id: Self::id_of(&identity.public(), stamp, nonce, &payload),
             origin,
             key: identity.public(),
             stamp,
+            nonce,
             payload,
             signature,
         }
@@ -179,9 +190,9 @@ impl Broadcast {
 
     /// The id matches the content and the carried key signed it.
     pub fn verifies(&self) -> bool {
-        self.id == Self::id_of(&self.key, self.stamp, &self.payload)
+        self.id == Self::id_of(&self.key, self.stamp, self.nonce, &self.payload)
             && self.key.verifies(
-                &Self::signed_bytes(self.origin, self.stamp, &self.payload),
+                &Self::signed_bytes(self.origin, self.stamp, self.nonce, &self.payload),
                 &self.signature,
             )
     }
@@ -348,11 +359,14 @@ mod tests {
     #[test]
     fn a_broadcast_id_binds_its_content() {
         let me = identity(3);
-        let b = Broadcast::new(&me, NodeId(1), 9, b"hi".to_vec());
+        let b = Broadcast::new(&me, NodeId(1), (9, 4), b"hi".to_vec());
         assert!(b.verifies());
         let mut tampered = b.clone();
         tampered.payload = b"ho".to_vec();
         assert!(!tampered.verifies());
+        let mut restamped = b.clone();
+        restamped.stamp += 1;
+        assert!(!restamped.verifies(), "a stamp cannot be forged");
         let mut rekeyed = b.clone();
         rekeyed.key = identity(4).public();
         assert!(!rekeyed.verifies());

@@ -352,9 +352,9 @@ mod tests {
     use crate::identity::Identity;
     use rand::SeedableRng;
 
-    fn message(nonce: u64) -> Broadcast {
+    fn message(n: u64) -> Broadcast {
         let me = Identity::generate(&mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
-        Broadcast::new(&me, NodeId(1), nonce, vec![1, 2, 3])
+        Broadcast::new(&me, NodeId(1), (n, n), vec![1, 2, 3])
     }
 
     #[test]

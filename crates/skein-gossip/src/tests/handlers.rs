@@ -253,7 +253,7 @@ fn an_unanswered_probe_asks_k_peers_then_suspects() {
 fn a_duplicate_broadcast_prunes_its_sender_and_is_not_redelivered() {
     let mut node = started(2, &[1]);
     let origin = Identity::generate(&mut ChaCha8Rng::seed_from_u64(9));
-    let message = Broadcast::new(&origin, NodeId(7), 1, b"x".to_vec());
+    let message = Broadcast::new(&origin, NodeId(7), (1, 1), b"x".to_vec());
     let gossip = |from| Input::Message {
         from: NodeId(from),
         message: GossipMessage::Gossip {
@@ -277,7 +277,7 @@ fn a_duplicate_broadcast_prunes_its_sender_and_is_not_redelivered() {
 fn a_tampered_broadcast_is_dropped_and_counted() {
     let mut node = started(2, &[1]);
     let origin = Identity::generate(&mut ChaCha8Rng::seed_from_u64(9));
-    let mut message = Broadcast::new(&origin, NodeId(7), 1, b"x".to_vec());
+    let mut message = Broadcast::new(&origin, NodeId(7), (1, 1), b"x".to_vec());
     message.payload = b"y".to_vec();
     step(
         &mut node,
@@ -404,7 +404,7 @@ fn a_delivery_is_shown_only_once_its_record_is_durable() {
     };
     let origin = Identity::generate(&mut ChaCha8Rng::seed_from_u64(77));
     let gossip = GossipMessage::Gossip {
-        message: Broadcast::new(&origin, NodeId(1), 5, b"once".to_vec()),
+        message: Broadcast::new(&origin, NodeId(1), (5, 5), b"once".to_vec()),
         hops: 1,
     };
     let shown = |node: &Gossip| {
@@ -542,7 +542,12 @@ fn a_copy_older_than_the_seen_cache_is_not_delivered_again() {
     let origin = Identity::generate(&mut ChaCha8Rng::seed_from_u64(9));
     let stamped = |count: u64| {
         let stamp = crate::floors::stamp(3, count).unwrap();
-        Broadcast::new(&origin, NodeId(7), stamp, format!("m{count}").into_bytes())
+        Broadcast::new(
+            &origin,
+            NodeId(7),
+            (stamp, 0),
+            format!("m{count}").into_bytes(),
+        )
     };
     let arrive = |node: &mut Gossip, from: u16, message: Broadcast| {
         let message = GossipMessage::Gossip { message, hops: 1 };
