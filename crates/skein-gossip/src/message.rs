@@ -19,7 +19,7 @@ pub const REASON_BYTES_MAX: usize = 256;
 /// message's life in the network, so the bounded seen-cache covers it).
 pub const HOPS_MAX: u16 = 64;
 
-/// A broadcast's id: a hash of its origin's key, its stamp, a random nonce and the payload.
+/// A broadcast's id: a hash of its origin's key, a random nonce and the payload.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct MessageId(pub u64);
 
@@ -143,9 +143,9 @@ pub struct Broadcast {
     /// The origin's monotone count of its broadcasts ([`crate::floors`]):
     /// signed, so a receiver can trust it to tell a stale copy.
     pub stamp: Stamp,
-    /// Random, drawn from the step's generator as before stamps existed:
-    /// it keeps the simulator's random streams, so the long-sweep seeds
-    /// that found the stale-copy bugs still replay the same runs.
+    /// Random: with the key and payload it makes the id (as before stamps
+    /// existed, so ids and the simulator's runs are unchanged by them: the
+    /// long-sweep seeds that found the stale-copy bugs replay the same runs).
     pub nonce: u64,
     pub payload: Vec<u8>,
     pub signature: Sig,
@@ -157,11 +157,12 @@ impl Broadcast {
             .expect("broadcasts serialize")
     }
 
-    pub fn id_of(key: &PublicKey, stamp: Stamp, nonce: u64, payload: &[u8]) -> MessageId {
+    /// The stamp is not hashed: the signature covers it, and ids keep
+    /// the form they had before stamps.
+    pub fn id_of(key: &PublicKey, nonce: u64, payload: &[u8]) -> MessageId {
         use sha2::{Digest, Sha256};
         let digest = Sha256::new()
             .chain_update(key.0)
-            .chain_update(stamp.to_be_bytes())
             .chain_update(nonce.to_be_bytes())
             .chain_update(payload)
             .finalize();
@@ -178,7 +179,7 @@ impl Broadcast {
     ) -> Self {
         let signature = identity.sign(&Self::signed_bytes(origin, stamp, nonce, &payload));
         Self {
-            id: Self::id_of(&identity.public(), stamp, nonce, &payload),
+            id: Self::id_of(&identity.public(), nonce, &payload),
             origin,
             key: identity.public(),
             stamp,
@@ -190,7 +191,7 @@ impl Broadcast {
 
     /// The id matches the content and the carried key signed it.
     pub fn verifies(&self) -> bool {
-        self.id == Self::id_of(&self.key, self.stamp, self.nonce, &self.payload)
+        self.id == Self::id_of(&self.key, self.nonce, &self.payload)
             && self.key.verifies(
                 &Self::signed_bytes(self.origin, self.stamp, self.nonce, &self.payload),
                 &self.signature,
