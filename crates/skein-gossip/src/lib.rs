@@ -7,8 +7,9 @@
 //! detection ([`swim`]) over a signed membership table ([`membership`],
 //! [`dissemination`]), Plumtree broadcast with a bounded seen-cache,
 //! anti-entropy for late joiners and exactly-once delivery that survives
-//! restarts (a delivery is shown once its record is durable) ([`plumtree`],
-//! [`broadcast`]), beacon coverage traces ([`trace`]) and its durable
+//! restarts (a delivery is shown once its record is durable) and the
+//! seen-cache forgetting (signed per-origin stamps and floors) ([`plumtree`],
+//! [`floors`], [`broadcast`]), beacon coverage traces ([`trace`]) and its durable
 //! snapshot ([`storage`]). The join proof of work is solved by the driver
 //! and handed in (`GossipRequest::ProofOfWork`), never inside a step.
 //!
