@@ -139,6 +139,9 @@ pub struct PowWanted {
 pub struct Counters {
     /// Broadcast copies that arrived after the first (the wire's duplicates).
     pub duplicates: u64,
+    /// Copies of messages delivered here and since forgotten by the
+    /// seen-cache (at or below their origin's floor): not delivered again.
+    pub stale_rejects: u64,
     pub signature_rejects: u64,
     pub identity_conflicts: u64,
     pub incompatible_versions: u64,

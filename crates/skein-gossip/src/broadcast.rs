@@ -5,6 +5,7 @@
 use crate::api::{DeliveredMessage, GossipReply, TraceView, PAGE_MAX};
 use crate::message::{Broadcast, GossipMessage, MessageId, HOPS_MAX, IDS_PER_MESSAGE_MAX};
 use crate::node::Gossip;
+use crate::plumtree::SeenId;
 use rand::seq::IteratorRandom;
 use skein_core::{Context, NodeId};
 
@@ -30,8 +31,15 @@ impl Gossip {
                 ),
             };
         }
+        let Some(stamp) = crate::floors::stamp(self.boots, self.broadcasts_made + 1) else {
+            return GossipReply::Error {
+                code: 503,
+                error: "this boot has used up its broadcast stamps; restart the node".into(),
+            };
+        };
+        self.broadcasts_made += 1;
         let nonce = ctx.rng().next_u64();
-        let message = Broadcast::new(&self.identity, self.me, nonce, payload);
+        let message = Broadcast::new(&self.identity, self.me, (stamp, nonce), payload);
         let id = message.id;
         if self.plumtree.seen(id) {
             return GossipReply::Error {
@@ -59,6 +67,13 @@ impl Gossip {
             }
             return;
         }
+        if self.plumtree.stale(&message) {
+            // Delivered here and forgotten by the seen-cache (or older
+            // than such a one): a leftover copy, never a second delivery.
+            self.counters.stale_rejects += 1;
+            self.plumtree.forget_missing(message.id);
+            return;
+        }
         let bound = self.membership.bindings().get(&message.origin).copied();
         let key_ok = match bound {
             Some(key) => key == message.key,
@@ -79,10 +94,14 @@ impl Gossip {
         hops: u16,
     ) {
         let id = message.id;
+        let delivered = SeenId {
+            id,
+            origin_stamp: Some((message.origin, message.stamp)),
+        };
         let forward = hops < HOPS_MAX;
         let copy = forward.then(|| message.clone());
         let seq = self.plumtree.deliver(message, hops, ctx.now(), from);
-        self.persist_delivery(ctx, id, seq);
+        self.persist_delivery(ctx, delivered, seq);
         self.report_to_beacons(ctx, id, hops);
         if let Some(from) = from {
             self.plumtree.make_eager(from);

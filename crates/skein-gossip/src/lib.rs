@@ -7,8 +7,9 @@
 //! detection ([`swim`]) over a signed membership table ([`membership`],
 //! [`dissemination`]), Plumtree broadcast with a bounded seen-cache,
 //! anti-entropy for late joiners and exactly-once delivery that survives
-//! restarts (a delivery is shown once its record is durable) ([`plumtree`],
-//! [`broadcast`]), beacon coverage traces ([`trace`]) and its durable
+//! restarts (a delivery is shown once its record is durable) and the
+//! seen-cache forgetting (signed per-origin stamps and floors) ([`plumtree`],
+//! [`floors`], [`broadcast`]), beacon coverage traces ([`trace`]) and its durable
 //! snapshot ([`storage`]). The join proof of work is solved by the driver
 //! and handed in (`GossipRequest::ProofOfWork`), never inside a step.
 //!
@@ -23,6 +24,7 @@ pub mod api;
 mod broadcast;
 pub mod config;
 pub mod dissemination;
+pub mod floors;
 pub mod fuzzing;
 pub mod identity;
 mod join;
@@ -47,7 +49,8 @@ pub use node::Gossip;
 /// Frame protocol id of gossip.
 pub const PROTOCOL_ID: u16 = 5;
 /// Wire version; a peer speaking another one is refused with a reason.
-pub const GOSSIP_VERSION: u16 = 1;
+/// 2: broadcasts carry a signed per-origin stamp instead of a random nonce.
+pub const GOSSIP_VERSION: u16 = 2;
 
 /// Whether a peer's advertised version can talk to this one.
 pub fn compatible(version: u16) -> bool {

@@ -5,6 +5,7 @@
 //! Every list in a message has a limit ([`UPDATES_PER_MESSAGE_MAX`] and
 //! friends); a message over it is dropped whole and counted.
 
+use crate::floors::Stamp;
 use crate::identity::{Identity, PublicKey, Sig};
 use serde::{Deserialize, Serialize};
 use skein_core::{NodeId, PeerAddress};
@@ -139,17 +140,25 @@ pub struct Broadcast {
     /// The origin's key: a receiver that has not met the origin yet can still
     /// check the signature (and the id, which hashes this key).
     pub key: PublicKey,
+    /// The origin's monotone count of its broadcasts ([`crate::floors`]):
+    /// signed, so a receiver can trust it to tell a stale copy.
+    pub stamp: Stamp,
+    /// Random: with the key and payload it makes the id (as before stamps
+    /// existed, so ids and the simulator's runs are unchanged by them: the
+    /// long-sweep seeds that found the stale-copy bugs replay the same runs).
     pub nonce: u64,
     pub payload: Vec<u8>,
     pub signature: Sig,
 }
 
 impl Broadcast {
-    pub fn signed_bytes(origin: NodeId, nonce: u64, payload: &[u8]) -> Vec<u8> {
-        postcard::to_stdvec(&(b"skein-gossip/broadcast", origin, nonce, payload))
+    pub fn signed_bytes(origin: NodeId, stamp: Stamp, nonce: u64, payload: &[u8]) -> Vec<u8> {
+        postcard::to_stdvec(&(b"skein-gossip/broadcast", origin, stamp, nonce, payload))
             .expect("broadcasts serialize")
     }
 
+    /// The stamp is not hashed: the signature covers it, and ids keep
+    /// the form they had before stamps.
     pub fn id_of(key: &PublicKey, nonce: u64, payload: &[u8]) -> MessageId {
         use sha2::{Digest, Sha256};
         let digest = Sha256::new()
@@ -162,12 +171,18 @@ impl Broadcast {
         MessageId(u64::from_be_bytes(first))
     }
 
-    pub fn new(identity: &Identity, origin: NodeId, nonce: u64, payload: Vec<u8>) -> Self {
-        let signature = identity.sign(&Self::signed_bytes(origin, nonce, &payload));
+    pub fn new(
+        identity: &Identity,
+        origin: NodeId,
+        (stamp, nonce): (Stamp, u64),
+        payload: Vec<u8>,
+    ) -> Self {
+        let signature = identity.sign(&Self::signed_bytes(origin, stamp, nonce, &payload));
         Self {
             id: Self::id_of(&identity.public(), nonce, &payload),
             origin,
             key: identity.public(),
+            stamp,
             nonce,
             payload,
             signature,
@@ -178,7 +193,7 @@ impl Broadcast {
     pub fn verifies(&self) -> bool {
         self.id == Self::id_of(&self.key, self.nonce, &self.payload)
             && self.key.verifies(
-                &Self::signed_bytes(self.origin, self.nonce, &self.payload),
+                &Self::signed_bytes(self.origin, self.stamp, self.nonce, &self.payload),
                 &self.signature,
             )
     }
@@ -345,11 +360,14 @@ mod tests {
     #[test]
     fn a_broadcast_id_binds_its_content() {
         let me = identity(3);
-        let b = Broadcast::new(&me, NodeId(1), 9, b"hi".to_vec());
+        let b = Broadcast::new(&me, NodeId(1), (9, 4), b"hi".to_vec());
         assert!(b.verifies());
         let mut tampered = b.clone();
         tampered.payload = b"ho".to_vec();
         assert!(!tampered.verifies());
+        let mut restamped = b.clone();
+        restamped.stamp += 1;
+        assert!(!restamped.verifies(), "a stamp cannot be forged");
         let mut rekeyed = b.clone();
         rekeyed.key = identity(4).public();
         assert!(!rekeyed.verifies());

@@ -7,8 +7,8 @@ use crate::config::GossipConfig;
 use crate::dissemination::{retransmit_limit, Dissemination};
 use crate::identity::{Identity, PublicKey};
 use crate::membership::{MemberState, Membership};
-use crate::message::{Fact, GossipMessage, MessageId, Update};
-use crate::plumtree::Plumtree;
+use crate::message::{Fact, GossipMessage, Update};
+use crate::plumtree::{Plumtree, SeenId};
 use crate::storage::Snapshot;
 use crate::swim::Prober;
 use crate::trace::Traces;
@@ -42,6 +42,11 @@ pub struct Gossip {
     pub(crate) config: GossipConfig,
     pub(crate) identity: Identity,
     pub(crate) incarnation: u64,
+    /// This boot's number (durable before the node says anything): the
+    /// high half of its broadcasts' stamps.
+    pub(crate) boots: u64,
+    /// Broadcasts made in this boot: the low half of their stamps.
+    pub(crate) broadcasts_made: u64,
     pub(crate) boot_nodes: Vec<NodeId>,
     pub(crate) joined: bool,
     pub(crate) left: bool,
@@ -93,9 +98,13 @@ impl Protocol for Gossip {
     fn boot(boot: Boot<'_, GossipConfig>) -> Self {
         let config = boot.config.clone();
         let restored = Snapshot::restore(boot.persisted, config.seen_max);
-        let (identity, incarnation) = match &restored {
-            Some(s) => (Identity::from_secret(s.secret), s.incarnation + 1),
-            None => (Identity::generate(boot.rng), 0),
+        let (identity, incarnation, boots) = match &restored {
+            Some(s) => (
+                Identity::from_secret(s.secret),
+                s.incarnation + 1,
+                s.boots + 1,
+            ),
+            None => (Identity::generate(boot.rng), 0, 0),
         };
         let mut boot_nodes: Vec<NodeId> = if config.boot.is_empty() {
             boot.members.to_vec()
@@ -120,7 +129,8 @@ impl Protocol for Gossip {
         }
         let mut plumtree = Plumtree::new(config.seen_max, config.messages_max);
         if let Some(s) = &restored {
-            plumtree.restore_delivered(&s.delivered_ids, s.delivered_seq);
+            let floors = crate::floors::Floors::from_entries(&s.floors);
+            plumtree.restore_delivered(&s.delivered_ids, floors, s.delivered_seq);
         }
         let first_probe =
             boot.now + Duration::from_millis(boot.rng.random_range(0..=config.probe_interval_ms));
@@ -156,6 +166,8 @@ impl Protocol for Gossip {
             membership,
             identity,
             incarnation,
+            boots,
+            broadcasts_made: 0,
             config,
         }
     }
@@ -424,13 +436,13 @@ impl Gossip {
     pub(crate) fn persist_delivery(
         &mut self,
         ctx: &mut Context<'_, Self>,
-        id: MessageId,
+        delivered: SeenId,
         seq: u64,
     ) {
         self.persist_token += 1;
         ctx.persist(
             self.persist_token,
-            StorageWrite::Append(crate::storage::delivered_record(id, seq)),
+            StorageWrite::Append(crate::storage::delivered_record(delivered, seq)),
         );
         self.appended_since_snapshot += 1;
         self.await_record(self.persist_token, seq);
@@ -470,6 +482,7 @@ impl Gossip {
         let snapshot = Snapshot {
             secret: self.identity.secret(),
             incarnation: self.incarnation,
+            boots: self.boots,
             members,
             bindings: self
                 .membership
@@ -479,6 +492,7 @@ impl Gossip {
                 .collect(),
             delivered_ids: self.plumtree.seen_ids().collect(),
             delivered_seq: self.plumtree.delivered(),
+            floors: self.plumtree.floors().entries(),
         };
         self.persist_token += 1;
         ctx.persist(self.persist_token, StorageWrite::Replace(snapshot.encode()));

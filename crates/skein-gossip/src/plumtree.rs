@@ -11,6 +11,7 @@
 //!   GRAFT         ─▶ lazy → eager, resend what it asked for
 //! ```
 
+use crate::floors::{Floors, Stamp};
 use crate::message::{Broadcast, MessageId, IDS_PER_MESSAGE_MAX};
 use skein_core::NodeId;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -37,6 +38,15 @@ pub struct Stored {
     pub offered: bool,
 }
 
+/// A delivered id as the seen-cache holds it: with its origin and stamp,
+/// which raise the origin's floor when the cache forgets the id (`None`
+/// for ids restored from records older than stamps). Kept on disk as is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SeenId {
+    pub id: MessageId,
+    pub origin_stamp: Option<(NodeId, Stamp)>,
+}
+
 struct Missing {
     announcers: VecDeque<NodeId>,
     graft_at: Duration,
@@ -48,8 +58,9 @@ pub struct Plumtree {
     pub eager: BTreeSet<NodeId>,
     pub lazy: BTreeSet<NodeId>,
     seen: BTreeSet<MessageId>,
-    seen_order: VecDeque<MessageId>,
+    seen_order: VecDeque<SeenId>,
     seen_max: usize,
+    floors: Floors,
     store: VecDeque<Stored>,
     messages_max: usize,
     delivered: u64,
@@ -69,6 +80,7 @@ impl Plumtree {
             seen: BTreeSet::new(),
             seen_order: VecDeque::new(),
             seen_max,
+            floors: Floors::default(),
             store: VecDeque::new(),
             messages_max,
             delivered: 0,
@@ -93,23 +105,53 @@ impl Plumtree {
     pub fn delivered(&self) -> u64 {
         self.delivered
     }
-    /// Ids of the delivered messages still in the seen-cache, oldest first.
-    pub fn seen_ids(&self) -> impl Iterator<Item = MessageId> + '_ {
+    /// The delivered messages still in the seen-cache, oldest first.
+    pub fn seen_ids(&self) -> impl Iterator<Item = SeenId> + '_ {
         self.seen_order.iter().copied()
     }
 
+    pub fn floors(&self) -> &Floors {
+        &self.floors
+    }
+
+    /// A copy of a message this node delivered and has since forgotten
+    /// (or older than such a one, from the same origin): see `floors.rs`.
+    pub fn stale(&self, message: &Broadcast) -> bool {
+        !self.seen(message.id) && self.floors.stale(message.origin, message.stamp)
+    }
+
+    /// A stale copy answered a graft or an IHAVE: stop waiting for it.
+    pub fn forget_missing(&mut self, id: MessageId) {
+        self.missing.remove(&id);
+    }
+
     /// After a restart: the ids delivered before it count as seen (so they
-    /// are not delivered again) and sequence numbers continue after `seq`.
-    pub fn restore_delivered(&mut self, ids: &[MessageId], seq: u64) {
+    /// are not delivered again), the floors are back, and sequence numbers
+    /// continue after `seq`.
+    pub fn restore_delivered(&mut self, ids: &[SeenId], floors: Floors, seq: u64) {
         assert!(self.seen.is_empty(), "restored before any delivery");
-        let skip = ids.len().saturating_sub(self.seen_max);
-        for &id in &ids[skip..] {
-            if self.seen.insert(id) {
-                self.seen_order.push_back(id);
+        self.floors = floors;
+        for &entry in ids {
+            if self.seen.insert(entry.id) {
+                self.seen_order.push_back(entry);
             }
+            self.forget_beyond_seen_max();
         }
         self.delivered = seq;
         self.durable_seq = seq;
+    }
+
+    /// Keeps the seen-cache within `seen_max`; what it forgets raises floors.
+    fn forget_beyond_seen_max(&mut self) {
+        while self.seen_order.len() > self.seen_max {
+            let Some(old) = self.seen_order.pop_front() else {
+                break;
+            };
+            self.seen.remove(&old.id);
+            if let Some((origin, stamp)) = old.origin_stamp {
+                self.floors.raise(origin, stamp);
+            }
+        }
     }
 
     /// The records of deliveries up to `seq` are durable.
@@ -132,12 +174,11 @@ impl Plumtree {
         let offered = self.missing.get(&message.id).is_some_and(|m| m.offered);
         assert!(!self.seen(message.id), "a message is delivered once");
         self.seen.insert(message.id);
-        self.seen_order.push_back(message.id);
-        if self.seen_order.len() > self.seen_max {
-            if let Some(old) = self.seen_order.pop_front() {
-                self.seen.remove(&old);
-            }
-        }
+        self.seen_order.push_back(SeenId {
+            id: message.id,
+            origin_stamp: Some((message.origin, message.stamp)),
+        });
+        self.forget_beyond_seen_max();
         self.missing.remove(&message.id);
         self.delivered += 1;
         self.store.push_back(Stored {
@@ -311,9 +352,9 @@ mod tests {
     use crate::identity::Identity;
     use rand::SeedableRng;
 
-    fn message(nonce: u64) -> Broadcast {
+    fn message(n: u64) -> Broadcast {
         let me = Identity::generate(&mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
-        Broadcast::new(&me, NodeId(1), nonce, vec![1, 2, 3])
+        Broadcast::new(&me, NodeId(1), (n, n), vec![1, 2, 3])
     }
 
     #[test]

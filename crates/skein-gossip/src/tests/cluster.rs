@@ -343,3 +343,68 @@ fn a_node_that_missed_a_broadcast_gets_it_at_the_next_sync() {
     cluster.run_for(Duration::from_secs(4));
     assert_eq!(copies_delivered(&cluster.nodes[&4], &id), 1);
 }
+
+/// Issue 7 (long sweep seed 144): the floors that stand in for forgotten
+/// ids survive a restart, and so does the origin's stamp sequence. Node 4
+/// forgets the first broadcasts of node 2 (seen_max 4), restarts, and
+/// still refuses a late copy of the first one; node 2 restarts too, and
+/// its next broadcast, stamped above everything of its earlier life,
+/// reaches node 4.
+#[test]
+fn floors_and_stamps_survive_restarts() {
+    let config = GossipConfig {
+        seen_max: 4,
+        messages_max: 2,
+        ..test_config(&[1])
+    };
+    let mut cluster = Cluster::new(&[1, 2, 3, 4, 5], &config);
+    cluster.run_for(Duration::from_secs(6));
+    let broadcast = |cluster: &mut Cluster, from: u16, payload: &str| {
+        let request = GossipRequest::Broadcast {
+            payload: payload.into(),
+        };
+        let GossipReply::Broadcasted { id } = cluster.request(from, request) else {
+            panic!("broadcast refused");
+        };
+        cluster.run_for(Duration::from_millis(200));
+        id.parse::<crate::MessageId>().unwrap()
+    };
+    let first = broadcast(&mut cluster, 2, "first");
+    let first_copy = cluster.nodes[&2]
+        .plumtree()
+        .find(first)
+        .unwrap()
+        .message
+        .clone();
+    for k in 0..6 {
+        broadcast(&mut cluster, 2, &format!("later {k}"));
+    }
+    assert!(!cluster.nodes[&4].plumtree().seen(first), "forgotten");
+
+    cluster.crash(4);
+    cluster.start(4, &config);
+    cluster.run_for(Duration::from_secs(2));
+    let delivered = cluster.nodes[&4].plumtree().delivered();
+    let message = GossipMessage::Gossip {
+        message: first_copy,
+        hops: 1,
+    };
+    cluster.inject(1, 4, message);
+    let node = &cluster.nodes[&4];
+    assert_eq!(
+        node.plumtree().delivered(),
+        delivered,
+        "not delivered again"
+    );
+    assert_eq!(node.counters().stale_rejects, 1);
+
+    cluster.crash(2);
+    cluster.start(2, &config);
+    cluster.run_for(Duration::from_secs(2));
+    let after = broadcast(&mut cluster, 2, "after the origin's restart");
+    assert!(
+        cluster.nodes[&4].plumtree().seen(after),
+        "a new life's broadcast is new"
+    );
+    assert_eq!(cluster.nodes[&4].plumtree().delivered(), delivered + 1);
+}

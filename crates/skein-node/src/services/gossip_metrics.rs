@@ -82,11 +82,16 @@ const STATES: [(&str, &str); 4] = [
     ("left", "skein_gossip_peers_left"),
 ];
 
-const COUNTERS: [(&str, &str, &str); 9] = [
+const COUNTERS: [(&str, &str, &str); 13] = [
     (
         "duplicates",
         "skein_gossip_duplicates",
         "Broadcast copies received after the first",
+    ),
+    (
+        "stale_rejects",
+        "skein_gossip_stale_rejects",
+        "Copies of broadcasts delivered and since forgotten by the seen-cache, refused by their origin's floor",
     ),
     (
         "signature_rejects",
@@ -127,6 +132,21 @@ const COUNTERS: [(&str, &str, &str); 9] = [
         "suspicions_raised",
         "skein_gossip_suspicions_raised",
         "Peers this node suspected after a failed probe",
+    ),
+    (
+        "refutations",
+        "skein_gossip_refutations",
+        "Suspicions of this node it refuted with a higher incarnation",
+    ),
+    (
+        "grafts_sent",
+        "skein_gossip_grafts_sent",
+        "GRAFT requests sent for announced or offered messages",
+    ),
+    (
+        "tree_shortcuts",
+        "skein_gossip_tree_shortcuts",
+        "Eager parents swapped for a much shorter path",
     ),
 ];
 
@@ -172,4 +192,26 @@ fn publish(core: &CoreHandle, status: &Value) {
         "This node's SWIM incarnation",
         status["incarnation"].as_i64().unwrap_or(0),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::COUNTERS;
+
+    /// Every counter the core keeps has a metric (and no metric reads a
+    /// counter the core does not keep).
+    #[test]
+    fn every_core_counter_is_exported() {
+        let status = serde_json::to_value(skein_gossip::api::Counters::default()).unwrap();
+        let mut kept: Vec<&str> = status
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut exported: Vec<&str> = COUNTERS.iter().map(|(field, _, _)| *field).collect();
+        kept.sort_unstable();
+        exported.sort_unstable();
+        assert_eq!(exported, kept);
+    }
 }

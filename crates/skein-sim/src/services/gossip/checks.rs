@@ -2,6 +2,7 @@
 //! application sees, across restarts) after every step; membership convergence and full broadcast coverage once quiet.
 
 use crate::check::{check_fn, Check, ClusterView};
+use skein_gossip::floors::FLOORS_MAX;
 use skein_gossip::message::MessageId;
 use skein_gossip::plumtree::MISSING_MAX;
 use skein_gossip::{Gossip, GossipConfig, MemberState};
@@ -55,6 +56,7 @@ pub fn bounded_memory(config: GossipConfig) -> Box<dyn Check<Gossip>> {
                     config.members_max + 1,
                 ),
                 ("seen ids", t.seen_len(), config.seen_max),
+                ("origin floors", t.floors().len(), FLOORS_MAX),
                 ("stored messages", t.stored_len(), config.messages_max),
                 ("missing ids", t.missing_len(), MISSING_MAX),
                 ("traces", core.traces().len(), config.traces_max),

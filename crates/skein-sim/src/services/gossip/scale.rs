@@ -81,6 +81,7 @@ impl ScaleNet {
             let snapshot = Snapshot {
                 secret: identity.secret(),
                 incarnation: 0,
+                boots: 0,
                 members: known.iter().map(|&j| alive[j].clone()).collect(),
                 bindings: known
                     .iter()
@@ -88,6 +89,7 @@ impl ScaleNet {
                     .collect(),
                 delivered_ids: Vec::new(),
                 delivered_seq: 0,
+                floors: Vec::new(),
             };
             let node = Gossip::boot(Boot {
                 id,
