@@ -37,6 +37,14 @@ impl RepState {
         // from the state it actually continues.
         self.adopt(p, x.base);
         let le = self.last_exec(p);
+        let window_top = le.saturating_add(p.sigma_k() as i64);
+        let prepared_elsewhere: Vec<i64> = self
+            .supported(p, Phases::PREP)
+            .iter()
+            .map(|r| r.seq)
+            .filter(|&seq| seq > le && seq <= window_top)
+            .collect();
+        let supported_top = prepared_elsewhere.iter().copied().max().unwrap_or(-1);
         let own = &mut self.rep[me];
         let prepared_top = own
             .reqq
@@ -49,7 +57,7 @@ impl RepState {
             .map(|e| e.req.seq)
             .max()
             .unwrap_or(-1);
-        let new = le.max(prepared_top);
+        let new = le.max(prepared_top).max(supported_top);
         own.seq = new;
         self.renew_reqs(env, &s);
         // BFTLIST.md §2.2 new-primary steps 2–3: the gaps below `new` are
@@ -60,7 +68,7 @@ impl RepState {
         // such a hole in this view. Filling after renewal keeps the intent.
         let own = &mut self.rep[me];
         for seq in le + 1..=new {
-            if !own.reqq.iter().any(|e| e.req.seq == seq) {
+            if !own.reqq.iter().any(|e| e.req.seq == seq) && !prepared_elsewhere.contains(&seq) {
                 own.reqq.push(super::ReqEntry {
                     req: Request {
                         creq: ClientRequest::dummy(),

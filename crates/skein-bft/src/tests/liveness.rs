@@ -117,7 +117,6 @@ fn a_view_change_never_installed_is_suspected() {
     let waiting = FdEnv {
         cv: &cv,
         allow: true,
-        pm: PmStatus::Ok,
         pend_reqs: None,
     };
     for _ in 0..=p.cnt_threshold + 1 {
@@ -176,30 +175,6 @@ fn q3_nodes_stuck_in_no_service_still_lead_to_progress() {
         (0..6).map(|k| c.list(k).to_vec()).collect::<Vec<_>>()
     );
     c.check_safety().unwrap();
-}
-
-/// The FD of a node in NO_SERVICE still counts the primary's lack of
-/// progress (and V_CHANGE still freezes it).
-#[test]
-fn the_fd_runs_under_no_service() {
-    let p = Params::new(6, 1, &config());
-    let cv = vec![View::V(0); 6];
-    let stalled = |pm| FdEnv {
-        cv: &cv,
-        allow: true,
-        pm,
-        pend_reqs: Some(vec![creq(1)]),
-    };
-    let mut fd = FdState::new(6);
-    for _ in 0..=p.cnt_threshold + 1 {
-        fd.on_token(&p, 0, false, &stalled(PmStatus::NoService));
-    }
-    assert!(fd.susp[1], "cnt {}", fd.cnt);
-    let mut fd = FdState::new(6);
-    for _ in 0..=p.cnt_threshold + 1 {
-        fd.on_token(&p, 0, false, &stalled(PmStatus::VChange));
-    }
-    assert!(!fd.susp[1] && fd.cnt == 0);
 }
 
 /// A structure that executed r1..=r`count` at seqs 0.. in view 0.
@@ -333,4 +308,87 @@ fn requests_queued_by_f_plus_1_are_pending_for_the_fd() {
     assert!(rs.queued_by_f_plus_1(&p).is_empty());
     rs.rep[2].reqq.push(entry);
     assert_eq!(rs.queued_by_f_plus_1(&p), vec![creq(1)]);
+}
+
+/// Sim seed 157 (tick-driven): after the faults, the four correct
+/// followers sat in V_CHANGE with reset failure detectors (no suspicion),
+/// the correct primary in NO_SERVICE, the Byzantine node silent. A view
+/// change needs Q1 = 5 demands, so the primary's too; it demands once it
+/// sees Q2 suspicions, but the followers' FDs were frozen by V_CHANGE and
+/// kept sending "no suspicion". Nothing executed again. The FD runs under
+/// V_CHANGE now, and counts own `pend` there (the others' copies are
+/// frozen), so the followers suspect and the primary joins the demand.
+#[test]
+fn followers_stuck_in_v_change_with_reset_fds_still_change_the_view() {
+    use crate::pm::Vcm;
+    use crate::ByzantineBehaviour;
+    let mut c = Cluster::new(6, config(), 7);
+    c.set_byzantine(5, Some(ByzantineBehaviour::Unresponsive));
+    assert!(c.run_until(300, |c| c.stable_view() == Some(View::V(0))));
+    c.submit(0, 1, Op::Append(1));
+    assert!(c.run_until(200, |c| c.all_correct_have(&[1])));
+    // The transient fault, held until the messages in flight before it
+    // are delivered.
+    for _ in 0..5 {
+        for k in 1..=4 {
+            let st = c.nodes[k].state_mut();
+            st.pm.vcm[k] = Vcm {
+                status: PmStatus::VChange,
+                ..Vcm::default_for(View::V(0))
+            };
+            st.fd.reset();
+        }
+        c.nodes[0].state_mut().pm.vcm[0].status = PmStatus::NoService;
+        c.run_ticks(1);
+    }
+    c.submit(0, 2, Op::Append(2));
+    let ok = c.run_until(1500, |c| c.all_correct_have(&[1, 2]));
+    assert!(
+        ok,
+        "views {:?} pm {:?} lists {:?}",
+        (0..6).map(|k| c.view(k)).collect::<Vec<_>>(),
+        (0..6)
+            .map(|k| c.nodes[k].state().pm.vcm[k].status)
+            .collect::<Vec<_>>(),
+        (0..6).map(|k| c.list(k).to_vec()).collect::<Vec<_>>()
+    );
+    c.check_safety().unwrap();
+}
+
+/// Sim seed 158 (event-driven): requests 45–47 were prepared by Q2
+/// structures in view 0 and 42–44 by fewer (restarts wiped them). The new
+/// primary of view 1 had lost its queue, so it numbered the view from its
+/// `last_exec` (41) and filled no gap; everyone then re-took 45–47 from the
+/// others' prepared entries (commit step) and waited for 42–44 for good.
+/// The new primary fills the gaps below requests Q2 structures prepared.
+#[test]
+fn a_new_primary_fills_gaps_below_requests_prepared_elsewhere() {
+    let p = Params::new(6, 1, &config());
+    let mut rs = RepState::new(6);
+    let prepared = ReqEntry {
+        req: req(9, 0, 6),
+        status: Phases::ALL,
+    };
+    let base = executed(&p, 3);
+    for k in 0..6 {
+        rs.rep[k] = base.clone();
+        rs.rep[k].view_changed = true;
+        if k != 1 && k != 5 {
+            rs.rep[k].reqq.push(prepared.clone());
+        }
+    }
+    rs.new_primary(&env(&p, 1));
+    let own = &rs.rep[1];
+    assert!(!own.view_changed, "the new view was installed");
+    let dummies: Vec<i64> = own
+        .reqq
+        .iter()
+        .filter(|e| e.req.creq.is_dummy())
+        .map(|e| e.req.seq)
+        .collect();
+    assert_eq!(dummies, vec![3, 4, 5], "{:?}", own.reqq);
+    // The commit step takes the prepared request back; it then executes
+    // after the dummies.
+    rs.advance(&env(&p, 1));
+    assert!(rs.rep[1].reqq.iter().any(|e| e.req == prepared.req));
 }
