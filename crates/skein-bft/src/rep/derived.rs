@@ -103,15 +103,18 @@ impl RepState {
             .collect()
     }
 
-    /// Client requests that ≥ f+1 structures hold in their queues above own
-    /// `last_exec()`: at least one correct replica took each, which it does
-    /// only for a request Q2 replicas knew (`accept_preprep`) or prepared,
-    /// so a correct primary must get it executed. For the FD's progress
-    /// check (see `BftNode::get_pend_reqs`).
+    /// Client requests that ≥ f+1 structures hold in their queues above
+    /// their own `last_exec()`: at least one correct replica took each,
+    /// which it does only for a request Q2 replicas knew (`accept_preprep`)
+    /// or prepared, so a correct primary must get it executed there. For
+    /// the FD's progress check (see `BftNode::get_pend_reqs`). Each holder's
+    /// own `last_exec()`, not this replica's: a replica that executed the
+    /// request with votes that were then lost (crash, corruption) must
+    /// still see the others stuck on it (sim seed 88, event-driven).
     pub fn queued_by_f_plus_1(&self, p: &Params) -> Vec<ClientRequest> {
-        let le = self.last_exec(p);
         let mut holders: BTreeMap<&ClientRequest, BTreeSet<usize>> = BTreeMap::new();
         for (k, r) in self.rep.iter().enumerate() {
+            let le = r.last_exec();
             for e in r
                 .reqq
                 .iter()

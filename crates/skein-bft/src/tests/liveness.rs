@@ -392,3 +392,29 @@ fn a_new_primary_fills_gaps_below_requests_prepared_elsewhere() {
     rs.advance(&env(&p, 1));
     assert!(rs.rep[1].reqq.iter().any(|e| e.req == prepared.req));
 }
+
+/// Sim seed 88 (event-driven): one correct replica executed requests with
+/// votes of two that then restarted; two others kept them committed in
+/// their queues, unexecutable (support < Q2). The restarted two and the
+/// two holders suspected the primary, but the replica that had executed
+/// them saw nothing pending and did not: one suspicion short of Q2, no
+/// view change, no progress. A request queued by f+1 structures above
+/// their own `last_exec` is pending even where it was executed.
+#[test]
+fn requests_stuck_at_f_plus_1_are_pending_where_they_executed() {
+    let p = Params::new(6, 5, &config());
+    let mut rs = RepState::new(6);
+    rs.rep[5] = executed(&p, 1);
+    let stuck = ReqEntry {
+        req: req(1, 0, 0),
+        status: Phases::ALL,
+    };
+    rs.rep[0].reqq.push(stuck.clone());
+    rs.rep[3].reqq.push(stuck);
+    assert_eq!(rs.last_exec(&p), 0, "executed here");
+    assert_eq!(rs.queued_by_f_plus_1(&p), vec![creq(1)]);
+    // Once the holders executed it too, it is no longer pending.
+    rs.rep[0] = executed(&p, 1);
+    rs.rep[3] = executed(&p, 1);
+    assert!(rs.queued_by_f_plus_1(&p).is_empty());
+}
