@@ -327,12 +327,14 @@ impl BftNode {
         let mut out = rep.known_pend(&self.p);
         let frozen = !self.st.pm.no_view_change(self.p.me);
         let queued = rep.queued_by_f_plus_1(&self.p);
+        let pending = rep.pending_at_f_plus_1(&self.p);
         let extra = own
             .reqq
             .iter()
             .map(|e| &e.req.creq)
             .chain(own.pend.iter().filter(|_| frozen))
             .chain(queued.iter())
+            .chain(pending.iter())
             .filter(|c| !c.is_dummy());
         for c in extra {
             if !out.contains(c) {

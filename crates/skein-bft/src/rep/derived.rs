@@ -130,6 +130,32 @@ impl RepState {
             .collect()
     }
 
+    /// Client requests in the `pend` of ≥ f+1 structures, not executed
+    /// here: a correct replica got each from its client. For the FD's
+    /// progress check (see `BftNode::get_pend_reqs`), where `known_pend()`
+    /// (Q2) alone missed a primary whose numbers stay empty: it numbered
+    /// requests while Q2 knew them, a crash then wiped them at some
+    /// replicas, the others no longer pre-prepare them, and with them out
+    /// of every queue but the primary's nothing looked pending until the
+    /// clients' retries (sim seed 241, event-driven).
+    pub fn pending_at_f_plus_1(&self, p: &Params) -> Vec<ClientRequest> {
+        let own = &self.rep[p.me];
+        let mut count: BTreeMap<&ClientRequest, usize> = BTreeMap::new();
+        for r in &self.rep {
+            let distinct: BTreeSet<&ClientRequest> = r.pend.iter().collect();
+            for c in distinct {
+                *count.entry(c).or_default() += 1;
+            }
+        }
+        count
+            .into_iter()
+            .filter(|&(c, k)| {
+                k > p.f && !c.is_dummy() && own.machine.executed(c.client, c.ts).is_none()
+            })
+            .map(|(c, _)| c.clone())
+            .collect()
+    }
+
     /// `last_exec() < r.seq ≤ last_exec() + σK`.
     pub fn in_window(&self, p: &Params, seq: i64) -> bool {
         let le = self.last_exec(p);

@@ -418,3 +418,32 @@ fn requests_stuck_at_f_plus_1_are_pending_where_they_executed() {
     rs.rep[3] = executed(&p, 1);
     assert!(rs.queued_by_f_plus_1(&p).is_empty());
 }
+
+/// Sim seed 241 (event-driven): the primary had numbered requests while
+/// Q2 replicas knew them; a crash then wiped them at two replicas, so the
+/// others never pre-prepared them and the numbers stayed empty. Only the
+/// primary's queue held them, three `pend`s (< Q2) did: no replica saw
+/// them pending until the clients retried, 10 s later. A request in the
+/// `pend` of f+1 structures is pending for the FD; in one (possibly a
+/// Byzantine one's, or a client that reached one replica) it is not.
+#[test]
+fn requests_pending_at_f_plus_1_are_pending_for_the_fd() {
+    let p = Params::new(6, 3, &config());
+    let mut rs = RepState::new(6);
+    rs.rep[0].pend.push(creq(1));
+    assert!(rs.pending_at_f_plus_1(&p).is_empty());
+    rs.rep[4].pend.push(creq(1));
+    assert_eq!(rs.pending_at_f_plus_1(&p), vec![creq(1)]);
+    rs.rep[3] = executed(&p, 1);
+    assert!(
+        rs.pending_at_f_plus_1(&p).is_empty(),
+        "executed here: not pending"
+    );
+    // What the FD's progress check sees at a replica that lost it.
+    let ids: Vec<skein_core::NodeId> = (1..=6).map(skein_core::NodeId).collect();
+    let mut node = crate::node::BftNode::new(ids[3], &ids, &config());
+    let rep = &mut node.state_mut().rep;
+    rep.rep[0].pend.push(creq(1));
+    rep.rep[4].pend.push(creq(1));
+    assert_eq!(node.get_pend_reqs(), Some(vec![creq(1)]));
+}
