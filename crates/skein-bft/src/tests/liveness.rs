@@ -447,3 +447,44 @@ fn requests_pending_at_f_plus_1_are_pending_for_the_fd() {
     rep.rep[4].pend.push(creq(1));
     assert_eq!(node.get_pend_reqs(), Some(vec![creq(1)]));
 }
+
+/// Sim seed 295 (tick-driven): a corruption left the view-0 primary's own
+/// queue with entries of clients that do not exist (5, 16; three clients).
+/// Every peer refused its Rep messages for them (§8 validation), its
+/// copies there froze, and no view it had to install as new primary ever
+/// was, for view after view. The repair removes such entries from the own
+/// structure too.
+#[test]
+fn own_entries_every_peer_refuses_are_removed() {
+    let p = Params::new(6, 0, &config());
+    let mut rs = RepState::new(6);
+    let foreign = ClientRequest {
+        client: p.clients as u32,
+        ts: 11,
+        op: Op::Append(1),
+    };
+    let good = ReqEntry {
+        req: req(1, 0, 0),
+        status: Phases::PP_P,
+    };
+    rs.rep[0].pend = vec![foreign.clone(), creq(2)];
+    rs.rep[0].reqq = vec![
+        ReqEntry {
+            req: Request {
+                creq: foreign,
+                view: 0,
+                seq: 1,
+            },
+            status: Phases::PRE_PREP,
+        },
+        good.clone(),
+        ReqEntry {
+            req: req(3, p.n, 2),
+            status: Phases::PRE_PREP,
+        },
+    ];
+    assert!(rs.sanitize(&p) > 0);
+    assert_eq!(rs.rep[0].pend, vec![creq(2)]);
+    assert_eq!(rs.rep[0].reqq, vec![good]);
+    assert_eq!(rs.sanitize(&p), 0, "nothing left to repair");
+}
