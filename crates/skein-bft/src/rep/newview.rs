@@ -176,6 +176,24 @@ impl RepState {
             .iter()
             .all(|c| self.rep.iter().filter(|r| r.pend.contains(c)).count() >= p.q2);
         let compatible_with = self.rep.iter().filter(|r| compatible(r, pr)).count();
-        pend_ok && compatible_with >= p.q2 && pr.log_well_formed() && pr.machine_verified()
+        // `compatible` holds vacuously for a structure that lags beyond the
+        // bounded log (and for one that executed nothing), so after
+        // restarts a Byzantine new primary's forged state far ahead (§5
+        // WRONG_CCSP: `[666]` at seq 666) passed with Q2 "compatible"
+        // structures and correct followers executed it (sim long sweep,
+        // seed 128). A correct new primary continues the Q2 consolidated
+        // state, which Q2 structures reached on its history; f+1 of them
+        // (its own included) include a correct replica that executed it.
+        let le = pr.last_exec();
+        let reached = self
+            .rep
+            .iter()
+            .filter(|r| r.last_exec() >= le && compatible(r, pr))
+            .count();
+        pend_ok
+            && compatible_with >= p.q2
+            && (le < 0 || reached > p.f)
+            && pr.log_well_formed()
+            && pr.machine_verified()
     }
 }

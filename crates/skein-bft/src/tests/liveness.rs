@@ -488,3 +488,34 @@ fn own_entries_every_peer_refuses_are_removed() {
     assert_eq!(rs.rep[0].reqq, vec![good]);
     assert_eq!(rs.sanitize(&p), 0, "nothing left to repair");
 }
+
+/// Long sweep seed 128 (a safety failure, on main too): after restarts, a
+/// WRONG_CCSP primary's forged new-view state (`[666]` at seq 666) looked
+/// "compatible" to the empty structures (a lag beyond the bounded log is
+/// compatible), so correct followers took it and executed 666. A new
+/// primary's state must be reached by f+1 structures on its history.
+#[test]
+fn followers_refuse_a_new_view_state_no_correct_replica_reached() {
+    let p = Params::new(6, 2, &config());
+    let with_primary = |prim_state: crate::rep::Replica, others: crate::rep::Replica| {
+        let mut rs = RepState::new(6);
+        for k in 0..6 {
+            rs.rep[k] = others.clone();
+            rs.rep[k].view_changed = true;
+        }
+        rs.rep[0] = prim_state;
+        rs.rep[0].prim = View::V(0);
+        rs.rep[0].view_changed = false;
+        rs.follow(&env(&p, 0), 0);
+        rs
+    };
+    let forged = crate::ByzantineBehaviour::WrongCcsp.rep_structure(0, 2, 6, &Default::default());
+    let rs = with_primary(forged, crate::rep::Replica::default());
+    assert!(rs.rep[2].view_changed, "did not follow");
+    assert!(!rs.rep[2].machine.list.contains(&666));
+    // A correct primary whose state the others reached is followed.
+    let state = executed(&p, 3);
+    let rs = with_primary(state.clone(), state);
+    assert!(!rs.rep[2].view_changed, "followed");
+    assert_eq!(rs.rep[2].last_exec(), 2);
+}
