@@ -491,8 +491,8 @@ fn own_entries_every_peer_refuses_are_removed() {
 
 /// Long sweep seed 128 (a safety failure, on main too): after restarts, a
 /// WRONG_CCSP primary's forged new-view state (`[666]` at seq 666) looked
-/// "compatible" to the empty structures (a lag beyond the bounded log is
-/// compatible), so correct followers took it and executed 666. A new
+/// "compatible" to structures far behind it (a lag beyond the bounded log
+/// is compatible), so correct followers took it and executed 666. A new
 /// primary's state must be reached by f+1 structures on its history.
 #[test]
 fn followers_refuse_a_new_view_state_no_correct_replica_reached() {
@@ -510,7 +510,7 @@ fn followers_refuse_a_new_view_state_no_correct_replica_reached() {
         rs
     };
     let forged = crate::ByzantineBehaviour::WrongCcsp.rep_structure(0, 2, 6, &Default::default());
-    let rs = with_primary(forged, crate::rep::Replica::default());
+    let rs = with_primary(forged, executed(&p, 3));
     assert!(rs.rep[2].view_changed, "did not follow");
     assert!(!rs.rep[2].machine.list.contains(&666));
     // A correct primary whose state the others reached is followed.
