@@ -3,7 +3,6 @@
 //! the self-stabilizing datagram link.
 
 use crate::config::Params;
-use crate::pm::PmStatus;
 use crate::types::{ClientRequest, View};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -34,8 +33,6 @@ pub struct FdState {
 pub struct FdEnv<'a> {
     pub cv: &'a [View],
     pub allow: bool,
-    /// Own PM status (`vcm[i].status`).
-    pub pm: PmStatus,
     /// `Rep.get_pend_reqs()`; None is the VIEW_CHANGE marker.
     pub pend_reqs: Option<Vec<ClientRequest>>,
 }
@@ -103,9 +100,14 @@ impl FdState {
         // three-phase protocol is stopped and no view change ever comes.
         // The FD therefore keeps running under NO_SERVICE (a primary that is
         // stalled makes no progress, so it is suspected and replaced, which
-        // is what NO_SERVICE asks for); only V_CHANGE, where the change is
-        // already demanded, freezes it.
-        if env.allow && env.pm != PmStatus::VChange {
+        // is what NO_SERVICE asks for). It runs under V_CHANGE too: that
+        // node's demand is made, but the change needs Q1 demands, so the
+        // correct nodes still in OK or NO_SERVICE must see Q2 suspicions
+        // too, and a V_CHANGE node whose FD was reset or frozen without
+        // suspicion (a transient fault) sent them "no suspicion" for good
+        // (sim seed 157: four followers in V_CHANGE, the primary in
+        // NO_SERVICE one demand short of Q1).
+        if env.allow {
             if self.prim == View::V(j) {
                 // BFTLIST.md §2.4 reads the VIEW_CHANGE marker as "nothing
                 // pending", i.e. progress at every token: a node waiting for a
@@ -195,7 +197,6 @@ mod tests {
         let env = FdEnv {
             cv: &cv,
             allow: true,
-            pm: PmStatus::Ok,
             pend_reqs: Some(vec![]),
         };
         let mut fd = FdState::new(6);

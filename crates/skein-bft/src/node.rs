@@ -266,7 +266,6 @@ impl BftNode {
                 let env = FdEnv {
                     cv: &cv,
                     allow: self.st.ve.allow_service(&p),
-                    pm: self.st.pm.vcm[p.me].status,
                     pend_reqs: self.get_pend_reqs(),
                 };
                 self.st.fd.on_token(&p, j, m.susp, &env);
@@ -301,12 +300,12 @@ impl BftNode {
     /// the check uses `known_pend()` plus the client requests of own `reqq`:
     /// an element leaves this set only by executing (or being dropped).
     ///
-    /// BFTLIST.md §2.2/§2.3: in NO_SERVICE the copies of the other
-    /// structures are frozen but for their states (§2.2 "Receive"), so
-    /// `known_pend()` no longer sees new requests; the FD, which keeps
-    /// running under NO_SERVICE (see `FdState::on_token`), then adds own
-    /// `pend`: the primary is stalled, and a request waiting here is one it
-    /// does not get executed.
+    /// BFTLIST.md §2.2/§2.3: in NO_SERVICE and V_CHANGE the copies of the
+    /// other structures are frozen but for their states (§2.2 "Receive"),
+    /// so `known_pend()` no longer sees new requests; the FD, which keeps
+    /// running in both (see `FdState::on_token`), then adds own `pend`: the
+    /// primary is stalled, and a request waiting here is one it does not
+    /// get executed.
     ///
     /// A request in the queues of ≥ f+1 structures is pending too, even
     /// when it left every `pend` or is no longer known: after a crash or
@@ -326,14 +325,16 @@ impl BftNode {
             return None;
         }
         let mut out = rep.known_pend(&self.p);
-        let no_service = self.st.pm.vcm[self.p.me].status == crate::pm::PmStatus::NoService;
+        let frozen = !self.st.pm.no_view_change(self.p.me);
         let queued = rep.queued_by_f_plus_1(&self.p);
+        let pending = rep.pending_at_f_plus_1(&self.p);
         let extra = own
             .reqq
             .iter()
             .map(|e| &e.req.creq)
-            .chain(own.pend.iter().filter(|_| no_service))
+            .chain(own.pend.iter().filter(|_| frozen))
             .chain(queued.iter())
+            .chain(pending.iter())
             .filter(|c| !c.is_dummy());
         for c in extra {
             if !out.contains(c) {

@@ -127,13 +127,22 @@ impl PmState {
         if !allow {
             return false;
         }
-        if self.vcm[me].status == PmStatus::VChange {
-            return true;
-        }
         let need: BTreeSet<usize> = (0..p.n)
             .filter(|&k| self.vcm[k].need_change && cv[k] == cv[me])
             .collect();
         self.vcm[me].need_set = need;
+        // BFTLIST.md §2.3 step 2 leaves `need_set` as it was once V_CHANGE
+        // is reached. V_CHANGE lasts until the view changes, and the change
+        // needs Q1 demands, i.e. with f Byzantine nodes also those of the
+        // correct nodes still in OK or NO_SERVICE, which count the V_CHANGE
+        // nodes' need sets in `sup_change(Q1)`. A need set frozen empty (a
+        // transient fault) or out of date kept them from ever forming the
+        // group, and the V_CHANGE nodes waited for them for good (the
+        // `tests::liveness` scenario of sim seed 157). The need set is a
+        // report of who suspects; it is kept current in every status.
+        if self.vcm[me].status == PmStatus::VChange {
+            return true;
+        }
         let demanding = self.vcm.iter().filter(|e| e.status != PmStatus::Ok).count();
         if demanding < p.q3 {
             self.vcm[me].status = PmStatus::Ok;

@@ -350,6 +350,17 @@ fn liveness_one_seed() {
                 s.view_changed, s.need_flush, n.paused
             );
             println!("   counters {:?}", s.counters);
+            println!(
+                "   fd susp {:?} cnt {} fd_set {:?} · pm {:?}",
+                st.fd.susp,
+                st.fd.cnt,
+                st.fd.fd_set,
+                st.pm
+                    .vcm
+                    .iter()
+                    .map(|v| (v.status, v.prim, v.need_change, v.need_set.clone()))
+                    .collect::<Vec<_>>()
+            );
             for (k, r) in st.rep.rep.iter().enumerate() {
                 println!(
                     "     rep[{k}] le {} seq {} prim {:?} vc {} pend {:?} reqq {:?}",

@@ -103,15 +103,18 @@ impl RepState {
             .collect()
     }
 
-    /// Client requests that ≥ f+1 structures hold in their queues above own
-    /// `last_exec()`: at least one correct replica took each, which it does
-    /// only for a request Q2 replicas knew (`accept_preprep`) or prepared,
-    /// so a correct primary must get it executed. For the FD's progress
-    /// check (see `BftNode::get_pend_reqs`).
+    /// Client requests that ≥ f+1 structures hold in their queues above
+    /// their own `last_exec()`: at least one correct replica took each,
+    /// which it does only for a request Q2 replicas knew (`accept_preprep`)
+    /// or prepared, so a correct primary must get it executed there. For
+    /// the FD's progress check (see `BftNode::get_pend_reqs`). Each holder's
+    /// own `last_exec()`, not this replica's: a replica that executed the
+    /// request with votes that were then lost (crash, corruption) must
+    /// still see the others stuck on it (sim seed 88, event-driven).
     pub fn queued_by_f_plus_1(&self, p: &Params) -> Vec<ClientRequest> {
-        let le = self.last_exec(p);
         let mut holders: BTreeMap<&ClientRequest, BTreeSet<usize>> = BTreeMap::new();
         for (k, r) in self.rep.iter().enumerate() {
+            let le = r.last_exec();
             for e in r
                 .reqq
                 .iter()
@@ -123,6 +126,32 @@ impl RepState {
         holders
             .into_iter()
             .filter(|(_, ks)| ks.len() > p.f)
+            .map(|(c, _)| c.clone())
+            .collect()
+    }
+
+    /// Client requests in the `pend` of ≥ f+1 structures, not executed
+    /// here: a correct replica got each from its client. For the FD's
+    /// progress check (see `BftNode::get_pend_reqs`), where `known_pend()`
+    /// (Q2) alone missed a primary whose numbers stay empty: it numbered
+    /// requests while Q2 knew them, a crash then wiped them at some
+    /// replicas, the others no longer pre-prepare them, and with them out
+    /// of every queue but the primary's nothing looked pending until the
+    /// clients' retries (sim seed 241, event-driven).
+    pub fn pending_at_f_plus_1(&self, p: &Params) -> Vec<ClientRequest> {
+        let own = &self.rep[p.me];
+        let mut count: BTreeMap<&ClientRequest, usize> = BTreeMap::new();
+        for r in &self.rep {
+            let distinct: BTreeSet<&ClientRequest> = r.pend.iter().collect();
+            for c in distinct {
+                *count.entry(c).or_default() += 1;
+            }
+        }
+        count
+            .into_iter()
+            .filter(|&(c, k)| {
+                k > p.f && !c.is_dummy() && own.machine.executed(c.client, c.ts).is_none()
+            })
             .map(|(c, _)| c.clone())
             .collect()
     }

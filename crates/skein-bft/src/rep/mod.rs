@@ -213,6 +213,20 @@ impl RepState {
                 r.rlog.drain(..excess);
                 fixed += 1;
             }
+            // Entries every receiver refuses (§8 EXT validation: a client
+            // or view out of range, a bad status): a corrupted own queue
+            // holding one made all of this replica's Rep messages dropped,
+            // its peers' copies of it froze, and no new view it led was ever
+            // installed (sim seed 295, tick-driven). No correct execution
+            // produces them, so they are removed (in peers' copies they were
+            // refused on receipt already).
+            let (pend, reqq) = (r.pend.len(), r.reqq.len());
+            r.pend.retain(|c| validate::creq_ok(p, c));
+            r.reqq
+                .retain(|e| validate::req_ok(p, &e.req) && e.status.0 <= 7);
+            if r.pend.len() != pend || r.reqq.len() != reqq {
+                fixed += 1;
+            }
         }
         fixed
     }

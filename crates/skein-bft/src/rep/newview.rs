@@ -37,6 +37,14 @@ impl RepState {
         // from the state it actually continues.
         self.adopt(p, x.base);
         let le = self.last_exec(p);
+        let window_top = le.saturating_add(p.sigma_k() as i64);
+        let prepared_elsewhere: Vec<i64> = self
+            .supported(p, Phases::PREP)
+            .iter()
+            .map(|r| r.seq)
+            .filter(|&seq| seq > le && seq <= window_top)
+            .collect();
+        let supported_top = prepared_elsewhere.iter().copied().max().unwrap_or(-1);
         let own = &mut self.rep[me];
         let prepared_top = own
             .reqq
@@ -49,7 +57,7 @@ impl RepState {
             .map(|e| e.req.seq)
             .max()
             .unwrap_or(-1);
-        let new = le.max(prepared_top);
+        let new = le.max(prepared_top).max(supported_top);
         own.seq = new;
         self.renew_reqs(env, &s);
         // BFTLIST.md §2.2 new-primary steps 2–3: the gaps below `new` are
@@ -60,7 +68,7 @@ impl RepState {
         // such a hole in this view. Filling after renewal keeps the intent.
         let own = &mut self.rep[me];
         for seq in le + 1..=new {
-            if !own.reqq.iter().any(|e| e.req.seq == seq) {
+            if !own.reqq.iter().any(|e| e.req.seq == seq) && !prepared_elsewhere.contains(&seq) {
                 own.reqq.push(super::ReqEntry {
                     req: Request {
                         creq: ClientRequest::dummy(),
@@ -168,6 +176,24 @@ impl RepState {
             .iter()
             .all(|c| self.rep.iter().filter(|r| r.pend.contains(c)).count() >= p.q2);
         let compatible_with = self.rep.iter().filter(|r| compatible(r, pr)).count();
-        pend_ok && compatible_with >= p.q2 && pr.log_well_formed() && pr.machine_verified()
+        // `compatible` holds vacuously for a structure that lags beyond the
+        // bounded log (and for one that executed nothing), so after
+        // restarts a Byzantine new primary's forged state far ahead (§5
+        // WRONG_CCSP: `[666]` at seq 666) passed with Q2 "compatible"
+        // structures and correct followers executed it (sim long sweep,
+        // seed 128). A correct new primary continues the Q2 consolidated
+        // state, which Q2 structures reached on its history; f+1 of them
+        // (its own included) include a correct replica that executed it.
+        let le = pr.last_exec();
+        let reached = self
+            .rep
+            .iter()
+            .filter(|r| r.last_exec() >= le && compatible(r, pr))
+            .count();
+        pend_ok
+            && compatible_with >= p.q2
+            && (le < 0 || reached > p.f)
+            && pr.log_well_formed()
+            && pr.machine_verified()
     }
 }

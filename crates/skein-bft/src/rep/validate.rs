@@ -6,11 +6,11 @@ use super::RepMsg;
 use crate::config::Params;
 use crate::types::{ClientRequest, Request};
 
-fn creq_ok(p: &Params, c: &ClientRequest) -> bool {
+pub(super) fn creq_ok(p: &Params, c: &ClientRequest) -> bool {
     (c.client as usize) < p.clients || c.is_dummy()
 }
 
-fn req_ok(p: &Params, r: &Request) -> bool {
+pub(super) fn req_ok(p: &Params, r: &Request) -> bool {
     creq_ok(p, &r.creq) && r.view < p.n && r.seq >= 0
 }
 

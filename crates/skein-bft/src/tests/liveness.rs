@@ -117,7 +117,6 @@ fn a_view_change_never_installed_is_suspected() {
     let waiting = FdEnv {
         cv: &cv,
         allow: true,
-        pm: PmStatus::Ok,
         pend_reqs: None,
     };
     for _ in 0..=p.cnt_threshold + 1 {
@@ -176,30 +175,6 @@ fn q3_nodes_stuck_in_no_service_still_lead_to_progress() {
         (0..6).map(|k| c.list(k).to_vec()).collect::<Vec<_>>()
     );
     c.check_safety().unwrap();
-}
-
-/// The FD of a node in NO_SERVICE still counts the primary's lack of
-/// progress (and V_CHANGE still freezes it).
-#[test]
-fn the_fd_runs_under_no_service() {
-    let p = Params::new(6, 1, &config());
-    let cv = vec![View::V(0); 6];
-    let stalled = |pm| FdEnv {
-        cv: &cv,
-        allow: true,
-        pm,
-        pend_reqs: Some(vec![creq(1)]),
-    };
-    let mut fd = FdState::new(6);
-    for _ in 0..=p.cnt_threshold + 1 {
-        fd.on_token(&p, 0, false, &stalled(PmStatus::NoService));
-    }
-    assert!(fd.susp[1], "cnt {}", fd.cnt);
-    let mut fd = FdState::new(6);
-    for _ in 0..=p.cnt_threshold + 1 {
-        fd.on_token(&p, 0, false, &stalled(PmStatus::VChange));
-    }
-    assert!(!fd.susp[1] && fd.cnt == 0);
 }
 
 /// A structure that executed r1..=r`count` at seqs 0.. in view 0.
@@ -333,4 +308,214 @@ fn requests_queued_by_f_plus_1_are_pending_for_the_fd() {
     assert!(rs.queued_by_f_plus_1(&p).is_empty());
     rs.rep[2].reqq.push(entry);
     assert_eq!(rs.queued_by_f_plus_1(&p), vec![creq(1)]);
+}
+
+/// Sim seed 157 (tick-driven): after the faults, the four correct
+/// followers sat in V_CHANGE with reset failure detectors (no suspicion),
+/// the correct primary in NO_SERVICE, the Byzantine node silent. A view
+/// change needs Q1 = 5 demands, so the primary's too; it demands once it
+/// sees Q2 suspicions, but the followers' FDs were frozen by V_CHANGE and
+/// kept sending "no suspicion". Nothing executed again. The FD runs under
+/// V_CHANGE now, and counts own `pend` there (the others' copies are
+/// frozen), so the followers suspect and the primary joins the demand.
+#[test]
+fn followers_stuck_in_v_change_with_reset_fds_still_change_the_view() {
+    use crate::pm::Vcm;
+    use crate::ByzantineBehaviour;
+    let mut c = Cluster::new(6, config(), 7);
+    c.set_byzantine(5, Some(ByzantineBehaviour::Unresponsive));
+    assert!(c.run_until(300, |c| c.stable_view() == Some(View::V(0))));
+    c.submit(0, 1, Op::Append(1));
+    assert!(c.run_until(200, |c| c.all_correct_have(&[1])));
+    // The transient fault, held until the messages in flight before it
+    // are delivered.
+    for _ in 0..5 {
+        for k in 1..=4 {
+            let st = c.nodes[k].state_mut();
+            st.pm.vcm[k] = Vcm {
+                status: PmStatus::VChange,
+                ..Vcm::default_for(View::V(0))
+            };
+            st.fd.reset();
+        }
+        c.nodes[0].state_mut().pm.vcm[0].status = PmStatus::NoService;
+        c.run_ticks(1);
+    }
+    c.submit(0, 2, Op::Append(2));
+    let ok = c.run_until(1500, |c| c.all_correct_have(&[1, 2]));
+    assert!(
+        ok,
+        "views {:?} pm {:?} lists {:?}",
+        (0..6).map(|k| c.view(k)).collect::<Vec<_>>(),
+        (0..6)
+            .map(|k| c.nodes[k].state().pm.vcm[k].status)
+            .collect::<Vec<_>>(),
+        (0..6).map(|k| c.list(k).to_vec()).collect::<Vec<_>>()
+    );
+    c.check_safety().unwrap();
+}
+
+/// Sim seed 158 (event-driven): requests 45–47 were prepared by Q2
+/// structures in view 0 and 42–44 by fewer (restarts wiped them). The new
+/// primary of view 1 had lost its queue, so it numbered the view from its
+/// `last_exec` (41) and filled no gap; everyone then re-took 45–47 from the
+/// others' prepared entries (commit step) and waited for 42–44 for good.
+/// The new primary fills the gaps below requests Q2 structures prepared.
+#[test]
+fn a_new_primary_fills_gaps_below_requests_prepared_elsewhere() {
+    let p = Params::new(6, 1, &config());
+    let mut rs = RepState::new(6);
+    let prepared = ReqEntry {
+        req: req(9, 0, 6),
+        status: Phases::ALL,
+    };
+    let base = executed(&p, 3);
+    for k in 0..6 {
+        rs.rep[k] = base.clone();
+        rs.rep[k].view_changed = true;
+        if k != 1 && k != 5 {
+            rs.rep[k].reqq.push(prepared.clone());
+        }
+    }
+    rs.new_primary(&env(&p, 1));
+    let own = &rs.rep[1];
+    assert!(!own.view_changed, "the new view was installed");
+    let dummies: Vec<i64> = own
+        .reqq
+        .iter()
+        .filter(|e| e.req.creq.is_dummy())
+        .map(|e| e.req.seq)
+        .collect();
+    assert_eq!(dummies, vec![3, 4, 5], "{:?}", own.reqq);
+    // The commit step takes the prepared request back; it then executes
+    // after the dummies.
+    rs.advance(&env(&p, 1));
+    assert!(rs.rep[1].reqq.iter().any(|e| e.req == prepared.req));
+}
+
+/// Sim seed 88 (event-driven): one correct replica executed requests with
+/// votes of two that then restarted; two others kept them committed in
+/// their queues, unexecutable (support < Q2). The restarted two and the
+/// two holders suspected the primary, but the replica that had executed
+/// them saw nothing pending and did not: one suspicion short of Q2, no
+/// view change, no progress. A request queued by f+1 structures above
+/// their own `last_exec` is pending even where it was executed.
+#[test]
+fn requests_stuck_at_f_plus_1_are_pending_where_they_executed() {
+    let p = Params::new(6, 5, &config());
+    let mut rs = RepState::new(6);
+    rs.rep[5] = executed(&p, 1);
+    let stuck = ReqEntry {
+        req: req(1, 0, 0),
+        status: Phases::ALL,
+    };
+    rs.rep[0].reqq.push(stuck.clone());
+    rs.rep[3].reqq.push(stuck);
+    assert_eq!(rs.last_exec(&p), 0, "executed here");
+    assert_eq!(rs.queued_by_f_plus_1(&p), vec![creq(1)]);
+    // Once the holders executed it too, it is no longer pending.
+    rs.rep[0] = executed(&p, 1);
+    rs.rep[3] = executed(&p, 1);
+    assert!(rs.queued_by_f_plus_1(&p).is_empty());
+}
+
+/// Sim seed 241 (event-driven): the primary had numbered requests while
+/// Q2 replicas knew them; a crash then wiped them at two replicas, so the
+/// others never pre-prepared them and the numbers stayed empty. Only the
+/// primary's queue held them, three `pend`s (< Q2) did: no replica saw
+/// them pending until the clients retried, 10 s later. A request in the
+/// `pend` of f+1 structures is pending for the FD; in one (possibly a
+/// Byzantine one's, or a client that reached one replica) it is not.
+#[test]
+fn requests_pending_at_f_plus_1_are_pending_for_the_fd() {
+    let p = Params::new(6, 3, &config());
+    let mut rs = RepState::new(6);
+    rs.rep[0].pend.push(creq(1));
+    assert!(rs.pending_at_f_plus_1(&p).is_empty());
+    rs.rep[4].pend.push(creq(1));
+    assert_eq!(rs.pending_at_f_plus_1(&p), vec![creq(1)]);
+    rs.rep[3] = executed(&p, 1);
+    assert!(
+        rs.pending_at_f_plus_1(&p).is_empty(),
+        "executed here: not pending"
+    );
+    // What the FD's progress check sees at a replica that lost it.
+    let ids: Vec<skein_core::NodeId> = (1..=6).map(skein_core::NodeId).collect();
+    let mut node = crate::node::BftNode::new(ids[3], &ids, &config());
+    let rep = &mut node.state_mut().rep;
+    rep.rep[0].pend.push(creq(1));
+    rep.rep[4].pend.push(creq(1));
+    assert_eq!(node.get_pend_reqs(), Some(vec![creq(1)]));
+}
+
+/// Sim seed 295 (tick-driven): a corruption left the view-0 primary's own
+/// queue with entries of clients that do not exist (5, 16; three clients).
+/// Every peer refused its Rep messages for them (§8 validation), its
+/// copies there froze, and no view it had to install as new primary ever
+/// was, for view after view. The repair removes such entries from the own
+/// structure too.
+#[test]
+fn own_entries_every_peer_refuses_are_removed() {
+    let p = Params::new(6, 0, &config());
+    let mut rs = RepState::new(6);
+    let foreign = ClientRequest {
+        client: p.clients as u32,
+        ts: 11,
+        op: Op::Append(1),
+    };
+    let good = ReqEntry {
+        req: req(1, 0, 0),
+        status: Phases::PP_P,
+    };
+    rs.rep[0].pend = vec![foreign.clone(), creq(2)];
+    rs.rep[0].reqq = vec![
+        ReqEntry {
+            req: Request {
+                creq: foreign,
+                view: 0,
+                seq: 1,
+            },
+            status: Phases::PRE_PREP,
+        },
+        good.clone(),
+        ReqEntry {
+            req: req(3, p.n, 2),
+            status: Phases::PRE_PREP,
+        },
+    ];
+    assert!(rs.sanitize(&p) > 0);
+    assert_eq!(rs.rep[0].pend, vec![creq(2)]);
+    assert_eq!(rs.rep[0].reqq, vec![good]);
+    assert_eq!(rs.sanitize(&p), 0, "nothing left to repair");
+}
+
+/// Long sweep seed 128 (a safety failure, on main too): after restarts, a
+/// WRONG_CCSP primary's forged new-view state (`[666]` at seq 666) looked
+/// "compatible" to structures far behind it (a lag beyond the bounded log
+/// is compatible), so correct followers took it and executed 666. A new
+/// primary's state must be reached by f+1 structures on its history.
+#[test]
+fn followers_refuse_a_new_view_state_no_correct_replica_reached() {
+    let p = Params::new(6, 2, &config());
+    let with_primary = |prim_state: crate::rep::Replica, others: crate::rep::Replica| {
+        let mut rs = RepState::new(6);
+        for k in 0..6 {
+            rs.rep[k] = others.clone();
+            rs.rep[k].view_changed = true;
+        }
+        rs.rep[0] = prim_state;
+        rs.rep[0].prim = View::V(0);
+        rs.rep[0].view_changed = false;
+        rs.follow(&env(&p, 0), 0);
+        rs
+    };
+    let forged = crate::ByzantineBehaviour::WrongCcsp.rep_structure(0, 2, 6, &Default::default());
+    let rs = with_primary(forged, executed(&p, 3));
+    assert!(rs.rep[2].view_changed, "did not follow");
+    assert!(!rs.rep[2].machine.list.contains(&666));
+    // A correct primary whose state the others reached is followed.
+    let state = executed(&p, 3);
+    let rs = with_primary(state.clone(), state);
+    assert!(!rs.rep[2].view_changed, "followed");
+    assert_eq!(rs.rep[2].last_exec(), 2);
 }
