@@ -86,7 +86,11 @@ pub struct CoreHandle {
     core: mpsc::Sender<Inbound>,
     timeout: Duration,
     metrics: NodeMetrics,
-    node: NodeFacts,
+    /// Shared, not owned: axum clones the handle (through every layer of
+    /// the router) for each HTTP request, and a deep copy of the facts —
+    /// the client key map holds one key per (service, client) — cost a
+    /// replica more CPU than the protocol itself under load.
+    node: Arc<NodeFacts>,
 }
 
 /// What a service's handlers may need to know about the node they run on.
@@ -159,7 +163,7 @@ impl CoreHandle {
             core,
             timeout,
             metrics,
-            node,
+            node: Arc::new(node),
         }
     }
 
