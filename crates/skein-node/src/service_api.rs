@@ -86,7 +86,11 @@ pub struct CoreHandle {
     core: mpsc::Sender<Inbound>,
     timeout: Duration,
     metrics: NodeMetrics,
-    node: NodeFacts,
+    /// Shared, not owned: axum clones the handle (through every layer of
+    /// the router) for each HTTP request, and a deep copy of the facts —
+    /// the client key map holds one key per (service, client) — cost a
+    /// replica more CPU than the protocol itself under load.
+    node: Arc<NodeFacts>,
 }
 
 /// What a service's handlers may need to know about the node they run on.
@@ -159,7 +163,7 @@ impl CoreHandle {
             core,
             timeout,
             metrics,
-            node,
+            node: Arc::new(node),
         }
     }
 
@@ -232,4 +236,29 @@ impl CoreHandle {
 /// A JSON reply with status 200.
 pub fn ok<T: Serialize>(value: T) -> Response {
     (StatusCode::OK, Json(value)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// axum clones the handle for every HTTP request: the node's facts
+    /// (with the client key map) must be shared by the clones, not copied.
+    #[test]
+    fn cloned_handles_share_the_node_facts() {
+        let (tx, _rx) = mpsc::channel(1);
+        let facts = NodeFacts {
+            id: NodeId(1),
+            members: vec![NodeId(1)],
+            allow_fault_injection: false,
+            api_base: 4000,
+            port_bases: Default::default(),
+            peer_hosts: Default::default(),
+            client_auth: Default::default(),
+        };
+        let metrics = NodeMetrics::new(NodeId(1), "bftlist");
+        let handle = CoreHandle::new(tx, Duration::from_secs(1), metrics, facts);
+        let clone = handle.clone();
+        assert!(std::ptr::eq(handle.node(), clone.node()));
+    }
 }

@@ -1,6 +1,6 @@
 //! The derived values and predicates of BFTLIST.md §2.2 ("Derived values").
 
-use super::RepState;
+use super::{RepState, Replica};
 use crate::config::Params;
 use crate::types::{ClientRequest, Phases, Request, MAXINT};
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,22 +22,34 @@ impl RepState {
     }
 
     /// Client requests in the `pend` of ≥ Q2 structures (counted per processor).
+    ///
+    /// Runs several times per Rep message: one sorted vector of (request,
+    /// holder) pairs instead of a map of sets (allocation dominated).
     pub fn known_pend(&self, p: &Params) -> Vec<ClientRequest> {
-        let mut count: BTreeMap<&ClientRequest, usize> = BTreeMap::new();
-        for r in &self.rep {
-            let distinct: BTreeSet<&ClientRequest> = r.pend.iter().collect();
-            for c in distinct {
-                *count.entry(c).or_default() += 1;
-            }
-        }
-        let own = &self.rep[p.me];
-        let mut out: Vec<ClientRequest> = count
+        let held = self
+            .rep
+            .iter()
+            .enumerate()
+            .flat_map(|(k, r)| r.pend.iter().map(move |c| (c, k)));
+        let mut out: Vec<ClientRequest> = held_by_q2(held.collect(), p.q2)
             .into_iter()
-            .filter(|&(_, n)| n >= p.q2)
-            .map(|(c, _)| c.clone())
+            .cloned()
             .collect();
         // Keep own pend order first (FIFO), then the rest in a fixed order.
-        out.sort_by_key(|c| own.pend.iter().position(|x| x == c).unwrap_or(usize::MAX));
+        let mut own_at: Vec<(&ClientRequest, usize)> = self.rep[p.me]
+            .pend
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c, i))
+            .collect();
+        // Sorted by (request, index): the first of each run is its first position.
+        own_at.sort_unstable();
+        own_at.dedup_by(|b, a| a.0 == b.0);
+        out.sort_by_cached_key(|c| {
+            own_at
+                .binary_search_by(|(x, _)| (*x).cmp(c))
+                .map_or(usize::MAX, |i| own_at[i].1)
+        });
         out
     }
 
@@ -45,23 +57,52 @@ impl RepState {
     /// rlog, minus own rlog. BFTLIST.md §2.2 (inferred): count distinct
     /// processors, not entries. Sorted by ascending seq.
     pub fn supported(&self, p: &Params, s: Phases) -> Vec<Request> {
+        self.supported_with(p, s, &self.logs_beyond_own(p))
+    }
+
+    /// The log entries of every structure that own rlog does not hold at
+    /// their seq (`logged_at`), with their holder: the part of `supported`
+    /// that does not depend on the phase. Requests of own rlog are left out
+    /// of `supported` anyway; skipping them here keeps this O(n·3σK) cheap
+    /// comparisons instead of sorting them. One Rep step asks `supported`
+    /// three times with own rlog unchanged in between, so it computes this
+    /// once (`supported_with`); it is never kept past the step.
+    pub fn logs_beyond_own(&self, p: &Params) -> Vec<(Request, usize)> {
         let own = &self.rep[p.me];
-        let mut holders: BTreeMap<&Request, BTreeSet<usize>> = BTreeMap::new();
+        let mut out = Vec::new();
         for (k, r) in self.rep.iter().enumerate() {
-            for e in r.reqq.iter().filter(|e| e.status.contains(s)) {
-                holders.entry(&e.req).or_default().insert(k);
-            }
-            // Requests of own rlog are left out below anyway; skipping them
-            // here keeps this O(n·3σK) cheap comparisons instead of map
-            // insertions (it runs on every Rep message, see `eager`).
-            for e in r.rlog.iter().filter(|e| !own.logged_at(&e.req)) {
-                holders.entry(&e.req).or_default().insert(k);
-            }
+            out.extend(
+                r.rlog
+                    .iter()
+                    .filter(|e| !own.logged_at(&e.req))
+                    .map(|e| (e.req.clone(), k)),
+            );
         }
-        let mut out: Vec<Request> = holders
+        out
+    }
+
+    /// `supported`, given `logs_beyond_own()` of the current own rlog.
+    pub fn supported_with(
+        &self,
+        p: &Params,
+        s: Phases,
+        beyond_own: &[(Request, usize)],
+    ) -> Vec<Request> {
+        let own = &self.rep[p.me];
+        let mut held: Vec<(&Request, usize)> = beyond_own.iter().map(|(r, k)| (r, *k)).collect();
+        for (k, r) in self.rep.iter().enumerate() {
+            held.extend(
+                r.reqq
+                    .iter()
+                    .filter(|e| e.status.contains(s))
+                    .map(|e| (&e.req, k)),
+            );
+        }
+        let consecutive = own.seqs_consecutive();
+        let mut out: Vec<Request> = held_by_q2(held, p.q2)
             .into_iter()
-            .filter(|(r, ks)| ks.len() >= p.q2 && !own.in_rlog(r))
-            .map(|(r, _)| r.clone())
+            .filter(|r| !own.in_rlog_with(r, consecutive))
+            .cloned()
             .collect();
         out.sort_by_key(|r| r.seq);
         out
@@ -69,11 +110,19 @@ impl RepState {
 
     /// Own reqq entries with status ⊇ `s` that ≥ Q2 structures support.
     pub fn known_reqs(&self, p: &Params, s: Phases) -> Vec<Request> {
+        let consecutive: Vec<bool> = self.rep.iter().map(Replica::seqs_consecutive).collect();
+        let supporters = |req: &Request| {
+            self.rep
+                .iter()
+                .zip(&consecutive)
+                .filter(|&(r, &c)| r.supports_with(req, s, c))
+                .count()
+        };
         self.rep[p.me]
             .reqq
             .iter()
             .filter(|e| e.status.contains(s))
-            .filter(|e| self.rep.iter().filter(|r| r.supports(&e.req, s)).count() >= p.q2)
+            .filter(|e| supporters(&e.req) >= p.q2)
             .map(|e| e.req.clone())
             .collect()
     }
@@ -239,6 +288,20 @@ impl RepState {
     pub fn conflict(&self, p: &Params) -> bool {
         self.rep.iter().filter(|r| r.con_flag).count() >= p.q1
     }
+}
+
+/// The items of `(item, holder)` pairs that ≥ `q2` distinct holders hold,
+/// in ascending order of items (the order a `BTreeMap` keyed by item gave).
+fn held_by_q2<T: Ord>(mut held: Vec<(&T, usize)>, q2: usize) -> Vec<&T> {
+    held.sort_unstable();
+    held.dedup();
+    let mut out = Vec::new();
+    for run in held.chunk_by(|a, b| a.0 == b.0) {
+        if run.len() >= q2 {
+            out.push(run[0].0);
+        }
+    }
+    out
 }
 
 fn valid_ids(p: &Params, xset: &BTreeSet<usize>) -> usize {

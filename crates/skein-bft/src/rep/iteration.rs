@@ -74,12 +74,14 @@ impl RepState {
         // Step 8.
         if env.allow && !self.need_flush && env.pm_ok && !self.rep[me].view_changed {
             if let Some(prim) = self.rep[me].prim.primary() {
+                // Own rlog changes only by the commits at the very end.
+                let beyond_own = self.logs_beyond_own(p);
                 if prim == me {
                     self.assign(p, env.byz);
                 } else {
-                    self.accept_and_prepare(p, prim);
+                    self.accept_and_prepare(p, prim, &beyond_own);
                 }
-                self.commit_phase(p, out);
+                self.commit_phase(p, out, &beyond_own);
             }
         }
         out.cleaned += self.clean_queue(p);
@@ -230,7 +232,7 @@ impl RepState {
     }
 
     /// Non-primary: (a) accept the primary's pre-prepares, (b) prepare.
-    fn accept_and_prepare(&mut self, p: &Params, prim: usize) {
+    fn accept_and_prepare(&mut self, p: &Params, prim: usize, beyond_own: &[(Request, usize)]) {
         let me = p.me;
         let known = self.known_pend(p);
         for cr in &known {
@@ -240,7 +242,7 @@ impl RepState {
                 }
             }
         }
-        for r in self.supported(p, Phases::PRE_PREP) {
+        for r in self.supported_with(p, Phases::PRE_PREP, beyond_own) {
             if let Some(e) = self.rep[me].reqq.iter_mut().find(|e| e.req == r) {
                 if e.status == Phases::PRE_PREP {
                     e.status = Phases::PP_P;
@@ -250,9 +252,9 @@ impl RepState {
     }
 
     /// (c) commit-vote prepared requests, (d) execute in sequence order.
-    fn commit_phase(&mut self, p: &Params, out: &mut RepOutcome) {
+    fn commit_phase(&mut self, p: &Params, out: &mut RepOutcome, beyond_own: &[(Request, usize)]) {
         let me = p.me;
-        for r in self.supported(p, Phases::PREP) {
+        for r in self.supported_with(p, Phases::PREP, beyond_own) {
             let own = &mut self.rep[me];
             match own.reqq.iter_mut().find(|e| e.req == r) {
                 Some(e) if e.status == Phases::PP_P => e.status = Phases::ALL,
@@ -261,9 +263,14 @@ impl RepState {
             }
             own.pend.retain(|c| *c != r.creq);
         }
-        for r in self.supported(p, Phases(Phases::PREP.0 | Phases::COMMIT.0)) {
+        for r in self.supported_with(p, Phases(Phases::PREP.0 | Phases::COMMIT.0), beyond_own) {
+            // The seq test first: `committed_set` is a scan of every
+            // structure, and only one candidate can be next.
+            if r.seq != self.last_exec(p) + 1 {
+                continue;
+            }
             let xset = self.committed_set(&r);
-            if xset.len() >= p.q2 && r.seq == self.last_exec(p) + 1 {
+            if xset.len() >= p.q2 {
                 let result = self.commit(p, r.clone(), xset);
                 out.executed.push(Executed { req: r, result });
             }

@@ -142,10 +142,36 @@ impl Replica {
 
     /// Holds `r` in its reqq with status ⊇ `s`, or in its rlog.
     pub fn supports(&self, r: &Request, s: Phases) -> bool {
+        self.supports_with(r, s, self.seqs_consecutive())
+    }
+
+    /// The log's seqs are consecutive, as a correct log's are. Then
+    /// `logged_at` answers `in_rlog` exactly: an entry equal to `r` can only
+    /// sit at index `r.seq − first seq`. O(len) cheap comparisons: callers
+    /// that look up many requests check once per call (never cached across
+    /// steps, so a corrupted log is seen as it is now).
+    pub fn seqs_consecutive(&self) -> bool {
+        self.rlog
+            .windows(2)
+            .all(|w| w[1].req.seq == w[0].req.seq.wrapping_add(1))
+    }
+
+    /// `in_rlog`, in O(1) when `consecutive` is `seqs_consecutive()` of
+    /// the log as it is now and true.
+    pub fn in_rlog_with(&self, r: &Request, consecutive: bool) -> bool {
+        if consecutive {
+            self.logged_at(r)
+        } else {
+            self.in_rlog(r)
+        }
+    }
+
+    /// `supports` with `in_rlog_with`.
+    pub fn supports_with(&self, r: &Request, s: Phases, consecutive: bool) -> bool {
         self.reqq
             .iter()
             .any(|e| e.req == *r && e.status.contains(s))
-            || self.in_rlog(r)
+            || self.in_rlog_with(r, consecutive)
     }
 }
 

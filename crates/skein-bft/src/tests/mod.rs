@@ -2,6 +2,7 @@
 
 mod byzantine;
 mod delta;
+mod derived_cost;
 mod faults;
 mod harness;
 mod liveness;
