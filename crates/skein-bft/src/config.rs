@@ -59,10 +59,11 @@ impl Default for BftConfig {
             self_stabilizing: true,
             event_driven_fd: true,
             k_admissibility: 5,
-            // Off by default: measured (ALGORITHM.md, "Event-driven
-            // replication"), it cuts one client's latency ~2.5× but lowers
-            // throughput at 16+ clients on real processes (each eager
-            // broadcast carries the whole bounded log).
+            // Off by default although it is faster on every measured
+            // figure (README, "bftlist on real processes"): with it on, two
+            // core scenarios still stall or overspend (spec_rep's Lemma 20
+            // case 1 never executes r2; the log-delta traffic bound fails),
+            // and the all-fault sweep's stalls differ by mode.
             event_driven_replication: false,
             event_send_gap_us: 2_000,
             beat_threshold: None,
