@@ -60,7 +60,9 @@ struct SnapshotV1 {
 }
 
 /// The second format's snapshot: delivered ids without stamps, no floors.
+/// (Serialize only for the tests, which write second-format logs.)
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
 struct SnapshotV2 {
     secret: [u8; 32],
     incarnation: u64,
@@ -71,6 +73,7 @@ struct SnapshotV2 {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
 enum RecordV2 {
     Snapshot(SnapshotV2),
     Delivered { id: MessageId, seq: u64 },
@@ -256,26 +259,12 @@ mod tests {
 
     #[test]
     fn a_second_format_log_restores_unstamped_with_no_floors() {
-        #[derive(Serialize)]
-        struct V2 {
-            secret: [u8; 32],
-            incarnation: u64,
-            members: Vec<Update>,
-            bindings: Vec<(NodeId, PublicKey)>,
-            delivered_ids: Vec<MessageId>,
-            delivered_seq: u64,
-        }
-        #[derive(Serialize)]
-        enum RecordV2 {
-            Snapshot(V2),
-            Delivered { id: MessageId, seq: u64 },
-        }
         let v2 = |record: &RecordV2| {
             let mut bytes = RECORD_MAGIC_V2.to_vec();
             bytes.extend(postcard::to_stdvec(record).unwrap());
             bytes
         };
-        let snapshot = RecordV2::Snapshot(V2 {
+        let snapshot = RecordV2::Snapshot(SnapshotV2 {
             secret: [8; 32],
             incarnation: 2,
             members: Vec::new(),

@@ -163,18 +163,7 @@ fn q3_nodes_stuck_in_no_service_still_lead_to_progress() {
         }
         c.run_ticks(1);
     }
-    c.submit(0, 2, Op::Append(2));
-    let ok = c.run_until(1500, |c| c.all_correct_have(&[1, 2]));
-    assert!(
-        ok,
-        "views {:?} pm {:?} lists {:?}",
-        (0..6).map(|k| c.view(k)).collect::<Vec<_>>(),
-        (0..6)
-            .map(|k| c.nodes[k].state().pm.vcm[k].status)
-            .collect::<Vec<_>>(),
-        (0..6).map(|k| c.list(k).to_vec()).collect::<Vec<_>>()
-    );
-    c.check_safety().unwrap();
+    append_2_reaches_every_correct_list(&mut c);
 }
 
 /// A structure that executed r1..=r`count` at seqs 0.. in view 0.
@@ -341,18 +330,7 @@ fn followers_stuck_in_v_change_with_reset_fds_still_change_the_view() {
         c.nodes[0].state_mut().pm.vcm[0].status = PmStatus::NoService;
         c.run_ticks(1);
     }
-    c.submit(0, 2, Op::Append(2));
-    let ok = c.run_until(1500, |c| c.all_correct_have(&[1, 2]));
-    assert!(
-        ok,
-        "views {:?} pm {:?} lists {:?}",
-        (0..6).map(|k| c.view(k)).collect::<Vec<_>>(),
-        (0..6)
-            .map(|k| c.nodes[k].state().pm.vcm[k].status)
-            .collect::<Vec<_>>(),
-        (0..6).map(|k| c.list(k).to_vec()).collect::<Vec<_>>()
-    );
-    c.check_safety().unwrap();
+    append_2_reaches_every_correct_list(&mut c);
 }
 
 /// Sim seed 158 (event-driven): requests 45–47 were prepared by Q2
@@ -518,4 +496,22 @@ fn followers_refuse_a_new_view_state_no_correct_replica_reached() {
     let rs = with_primary(state.clone(), state);
     assert!(!rs.rep[2].view_changed, "followed");
     assert_eq!(rs.rep[2].last_exec(), 2);
+}
+
+/// After a stall scenario: a new append r2 executes everywhere after r1
+/// within 1,500 ticks, with each replica's view, PM status and list shown
+/// if not, and the cluster stays safe.
+fn append_2_reaches_every_correct_list(c: &mut Cluster) {
+    c.submit(0, 2, Op::Append(2));
+    let ok = c.run_until(1500, |c| c.all_correct_have(&[1, 2]));
+    assert!(
+        ok,
+        "views {:?} pm {:?} lists {:?}",
+        (0..6).map(|k| c.view(k)).collect::<Vec<_>>(),
+        (0..6)
+            .map(|k| c.nodes[k].state().pm.vcm[k].status)
+            .collect::<Vec<_>>(),
+        (0..6).map(|k| c.list(k).to_vec()).collect::<Vec<_>>()
+    );
+    c.check_safety().unwrap();
 }
