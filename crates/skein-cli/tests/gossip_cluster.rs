@@ -110,26 +110,8 @@ fn ten_nodes_detect_two_crashes_broadcast_once_and_refuse_a_forged_id() {
     });
     println!("all eight live nodes marked both crashed nodes dead {:.2} s after the kills (bound {bound:?})", took.as_secs_f64());
 
-    let answer = post(
-        &format!("{}/api/v1/gossip/broadcast", cluster.api(1)),
-        json!({"payload": "hello overlay"}),
-    )
-    .expect("node 1 answers");
-    let id = answer["id"].as_str().expect("a message id").to_string();
-    let copies = |n: u16| {
-        get(&format!(
-            "{}/api/v1/gossip/messages?limit=256",
-            cluster.api(n)
-        ))
-        .map(|m| {
-            m["messages"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|x| x["id"] == id.as_str())
-                .count()
-        })
-    };
+    let id = broadcast_from_1(&cluster, "hello overlay");
+    let copies = |n: u16| deliveries(&cluster, n, &id).map(|d| d.len());
     wait_until(
         Duration::from_secs(10),
         "the broadcast reaches nodes 2-8",
@@ -275,27 +257,10 @@ fn a_restarted_node_keeps_what_it_delivered() {
         })
     });
     let delivered_at_3 = |id: &str| -> Option<Vec<u64>> {
-        let page = get(&format!(
-            "{}/api/v1/gossip/messages?limit=256",
-            cluster.api(3)
-        ))?;
-        Some(
-            page["messages"]
-                .as_array()?
-                .iter()
-                .filter(|m| m["id"] == id)
-                .filter_map(|m| m["seq"].as_u64())
-                .collect(),
-        )
+        let copies = deliveries(&cluster, 3, id)?;
+        Some(copies.iter().filter_map(|m| m["seq"].as_u64()).collect())
     };
-    let broadcast = |payload: &str| {
-        post(
-            &format!("{}/api/v1/gossip/broadcast", cluster.api(1)),
-            json!({ "payload": payload }),
-        )
-        .and_then(|a| a["id"].as_str().map(str::to_string))
-        .expect("node 1 broadcasts")
-    };
+    let broadcast = |payload: &str| broadcast_from_1(&cluster, payload);
     let old = broadcast("before the restart");
     wait_until(Duration::from_secs(10), "node 3 delivers it", || {
         delivered_at_3(&old).is_some_and(|s| s.len() == 1)
@@ -366,26 +331,9 @@ fn proof_of_work_joins_and_a_node_back_gets_what_it_missed() {
             text_of(&s)
         );
     }
-    let copies_at = |node: u16, id: &str| -> Option<usize> {
-        let page = get(&format!(
-            "{}/api/v1/gossip/messages?limit=256",
-            cluster.api(node)
-        ))?;
-        Some(
-            page["messages"]
-                .as_array()?
-                .iter()
-                .filter(|m| m["id"] == id)
-                .count(),
-        )
-    };
+    let copies_at = |node: u16, id: &str| deliveries(&cluster, node, id).map(|d| d.len());
     cluster.act("kill", 3);
-    let id = post(
-        &format!("{}/api/v1/gossip/broadcast", cluster.api(1)),
-        json!({ "payload": "while node 3 was down" }),
-    )
-    .and_then(|a| a["id"].as_str().map(str::to_string))
-    .expect("node 1 broadcasts");
+    let id = broadcast_from_1(&cluster, "while node 3 was down");
     wait_until(Duration::from_secs(10), "node 2 delivers it", || {
         copies_at(2, &id) == Some(1)
     });
@@ -396,4 +344,32 @@ fn proof_of_work_joins_and_a_node_back_gets_what_it_missed() {
     // Later syncs offer it again; it is not delivered again.
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(copies_at(3, &id), Some(1));
+}
+
+/// The deliveries of message `id` among the last 256 that `node` lists
+/// (one entry per delivery, so exactly-once means one); None if the node
+/// does not answer.
+fn deliveries(cluster: &Cluster, node: u16, id: &str) -> Option<Vec<Value>> {
+    let page = get(&format!(
+        "{}/api/v1/gossip/messages?limit=256",
+        cluster.api(node)
+    ))?;
+    Some(
+        page["messages"]
+            .as_array()?
+            .iter()
+            .filter(|m| m["id"] == id)
+            .cloned()
+            .collect(),
+    )
+}
+
+/// Node 1 broadcasts `payload`; returns the message id.
+fn broadcast_from_1(cluster: &Cluster, payload: &str) -> String {
+    post(
+        &format!("{}/api/v1/gossip/broadcast", cluster.api(1)),
+        json!({ "payload": payload }),
+    )
+    .and_then(|a| a["id"].as_str().map(str::to_string))
+    .expect("node 1 broadcasts")
 }
