@@ -28,14 +28,7 @@ fn a_broadcast_reaches_every_node_exactly_once_with_few_copies() {
     let (mut cluster, _) = joined_cluster(12);
     for round in 0..3 {
         let before = cluster.delivered_copies;
-        let GossipReply::Broadcasted { id } = cluster.request(
-            3,
-            GossipRequest::Broadcast {
-                payload: format!("hello {round}"),
-            },
-        ) else {
-            panic!("broadcast refused");
-        };
+        let id = cluster.broadcast(3, &format!("hello {round}"));
         cluster.run_for(Duration::from_secs(1));
         for (nid, node) in &cluster.nodes {
             let GossipReply::Messages { messages, .. } = node.messages_page(0, 256) else {
@@ -62,14 +55,7 @@ fn a_crashed_node_is_suspected_then_declared_dead_then_forgotten() {
     }
     cluster.run_for(Duration::from_secs(6));
     assert_eq!(cluster.state(1, 5), None, "expired after dead_expiry");
-    let GossipReply::Broadcasted { id } = cluster.request(
-        2,
-        GossipRequest::Broadcast {
-            payload: "after".into(),
-        },
-    ) else {
-        panic!()
-    };
+    let id = cluster.broadcast(2, "after");
     cluster.run_for(Duration::from_secs(1));
     for at in (1..=8).filter(|at| *at != 5) {
         let GossipReply::Messages { messages, .. } = cluster.nodes[&at].messages_page(0, 10) else {
@@ -151,14 +137,7 @@ fn a_beacon_traces_every_delivery() {
     config.beacon = true;
     cluster.start(8, &config);
     cluster.run_for(Duration::from_secs(6));
-    let GossipReply::Broadcasted { id } = cluster.request(
-        2,
-        GossipRequest::Broadcast {
-            payload: "traced".into(),
-        },
-    ) else {
-        panic!()
-    };
+    let id = cluster.broadcast(2, "traced");
     cluster.run_for(Duration::from_secs(1));
     let GossipReply::Trace(trace) = cluster.request(8, GossipRequest::Trace { id }) else {
         panic!()
@@ -178,14 +157,7 @@ fn copies_delivered(node: &Gossip, id: &str) -> usize {
 #[test]
 fn a_restarted_node_does_not_deliver_a_message_again() {
     let (mut cluster, config) = joined_cluster(6);
-    let GossipReply::Broadcasted { id } = cluster.request(
-        2,
-        GossipRequest::Broadcast {
-            payload: "before the restart".into(),
-        },
-    ) else {
-        panic!("broadcast refused");
-    };
+    let id = cluster.broadcast(2, "before the restart");
     cluster.run_for(Duration::from_secs(1));
     assert_eq!(copies_delivered(&cluster.nodes[&4], &id), 1);
     let seq_before = cluster.nodes[&4].plumtree().delivered();
@@ -242,14 +214,7 @@ fn a_restarted_node_does_not_deliver_a_message_again() {
     );
 
     // New broadcasts still arrive, numbered after the old ones.
-    let GossipReply::Broadcasted { id: new } = cluster.request(
-        5,
-        GossipRequest::Broadcast {
-            payload: "after the restart".into(),
-        },
-    ) else {
-        panic!("broadcast refused");
-    };
+    let new = cluster.broadcast(5, "after the restart");
     cluster.run_for(Duration::from_secs(1));
     let GossipReply::Messages { messages, .. } = cluster.nodes[&4].messages_page(0, 256) else {
         unreachable!()
@@ -297,14 +262,7 @@ fn delivery_records_are_compacted_into_a_snapshot() {
 #[test]
 fn a_late_joiner_delivers_an_earlier_broadcast_exactly_once() {
     let (mut cluster, config) = joined_cluster(5);
-    let GossipReply::Broadcasted { id } = cluster.request(
-        3,
-        GossipRequest::Broadcast {
-            payload: "before node 6 joined".into(),
-        },
-    ) else {
-        panic!("broadcast refused");
-    };
+    let id = cluster.broadcast(3, "before node 6 joined");
     cluster.run_for(Duration::from_secs(1));
     cluster.start(6, &config);
     // Within a graft timeout and a tick of the join; well before any sync.
@@ -327,14 +285,7 @@ fn a_late_joiner_delivers_an_earlier_broadcast_exactly_once() {
 fn a_node_that_missed_a_broadcast_gets_it_at_the_next_sync() {
     let (mut cluster, _) = joined_cluster(5);
     cluster.crash(4);
-    let GossipReply::Broadcasted { id } = cluster.request(
-        2,
-        GossipRequest::Broadcast {
-            payload: "while node 4 was away".into(),
-        },
-    ) else {
-        panic!("broadcast refused");
-    };
+    let id = cluster.broadcast(2, "while node 4 was away");
     cluster.run_for(Duration::from_millis(200));
     // Back before anyone declared it dead, its links intact: only a sync
     // (every 2-3 s here) can tell it about the message.
@@ -360,12 +311,7 @@ fn floors_and_stamps_survive_restarts() {
     let mut cluster = Cluster::new(&[1, 2, 3, 4, 5], &config);
     cluster.run_for(Duration::from_secs(6));
     let broadcast = |cluster: &mut Cluster, from: u16, payload: &str| {
-        let request = GossipRequest::Broadcast {
-            payload: payload.into(),
-        };
-        let GossipReply::Broadcasted { id } = cluster.request(from, request) else {
-            panic!("broadcast refused");
-        };
+        let id = cluster.broadcast(from, payload);
         cluster.run_for(Duration::from_millis(200));
         id.parse::<crate::MessageId>().unwrap()
     };

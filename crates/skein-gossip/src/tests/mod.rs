@@ -140,6 +140,17 @@ impl Cluster {
         self.drain();
     }
 
+    /// Node `from` broadcasts `payload` now; returns the message id.
+    pub fn broadcast(&mut self, from: u16, payload: &str) -> String {
+        let request = GossipRequest::Broadcast {
+            payload: payload.into(),
+        };
+        match self.request(from, request) {
+            GossipReply::Broadcasted { id } => id,
+            other => panic!("node {from} refused a broadcast: {other:?}"),
+        }
+    }
+
     pub fn request(&mut self, id: u16, request: GossipRequest) -> GossipReply {
         let node = self.nodes.get_mut(&id).expect("a started node");
         let effects = step(
