@@ -10,12 +10,18 @@ use crate::rep::compatible;
 use crate::{BftConfig, ByzantineBehaviour, Op, View};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use skein_core::{Context, Effect, Input, NodeId, Protocol, RequestId};
+use skein_core::{Context, Effect, Input, NodeId, Protocol, RequestId, TimerId};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 enum Event {
     Tick(usize),
+    /// A timer of node `k`; stale when `generation` is no longer the armed one.
+    Timer {
+        k: usize,
+        timer: TimerId,
+        generation: u64,
+    },
     Deliver {
         from: usize,
         to: usize,
@@ -31,6 +37,8 @@ pub struct Cluster {
     pub seed: u64,
     events: BTreeMap<(u64, u64), Event>,
     next_event: u64,
+    /// Armed timers: (node, timer) → the generation that may fire.
+    timers: BTreeMap<(usize, TimerId), u64>,
     pub tick_ms: u64,
     pub delay_ms_max: u64,
     pub loss: f64,
@@ -78,6 +86,7 @@ impl Cluster {
             seed,
             events: BTreeMap::new(),
             next_event: 0,
+            timers: BTreeMap::new(),
             tick_ms: config.tick_interval_ms,
             delay_ms_max: 30,
             loss: 0.0,
@@ -150,11 +159,26 @@ impl Cluster {
                     }
                 }
                 Effect::Reply { request, reply } => self.replies[k].push((request, reply)),
-                Effect::Persist { .. }
-                | Effect::SetTimer { .. }
-                | Effect::CancelTimer { .. }
-                | Effect::AddPeer { .. }
-                | Effect::RemovePeer { .. } => {}
+                Effect::SetTimer { timer, after } => {
+                    // The clock counts whole ms: round up, and never fire
+                    // within the step that armed it.
+                    let after_ms = after.as_micros().div_ceil(1_000).max(1) as u64;
+                    let generation = self.next_event;
+                    self.timers.insert((k, timer), generation);
+                    let at = self.now_ms + after_ms;
+                    self.push(
+                        at,
+                        Event::Timer {
+                            k,
+                            timer,
+                            generation,
+                        },
+                    );
+                }
+                Effect::CancelTimer { timer } => {
+                    self.timers.remove(&(k, timer));
+                }
+                Effect::Persist { .. } | Effect::AddPeer { .. } | Effect::RemovePeer { .. } => {}
             }
         }
     }
@@ -203,6 +227,16 @@ impl Cluster {
                 Event::Deliver { from, to, msg } => {
                     let from = self.ids[from];
                     self.step(to, Input::Message { from, message: msg });
+                }
+                Event::Timer {
+                    k,
+                    timer,
+                    generation,
+                } => {
+                    if self.timers.get(&(k, timer)) == Some(&generation) {
+                        self.timers.remove(&(k, timer));
+                        self.step(k, Input::Timer(timer));
+                    }
                 }
             }
         }
