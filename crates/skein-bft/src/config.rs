@@ -36,6 +36,14 @@ pub struct BftConfig {
     pub event_send_gap_us: u64,
     /// [EXT] delta + digest: the list itself travels every this many ticks (R).
     pub full_state_every_ticks: u32,
+    /// Heartbeat tokens owed to peers are answered this long after one
+    /// arrives instead of at the next tick (0, or ≥ the tick: at the tick
+    /// only, as the original's FD_SLEEP pacing). Sets how fast the FD's
+    /// token-counting thresholds are reached (module `control`).
+    pub fd_token_gap_ms: u64,
+    /// Least time between two VE/PM steps taken between ticks, when a
+    /// VE, PM or FD input changed (0 = at the tick only; module `control`).
+    pub control_step_gap_us: u64,
     /// A silent failure-detector link is restarted after this many ticks.
     pub fd_restart_ticks: u32,
     /// Longest list a peer may report; longer structures are refused.
@@ -69,6 +77,8 @@ impl Default for BftConfig {
             beat_threshold: None,
             cnt_threshold: None,
             full_state_every_ticks: 20,
+            fd_token_gap_ms: 20,
+            control_step_gap_us: 5_000,
             fd_restart_ticks: 10,
             list_len_max: 1 << 20,
             byzantine: None,

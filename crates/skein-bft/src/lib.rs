@@ -89,6 +89,7 @@ mod admin;
 pub mod byzantine;
 mod client;
 pub mod config;
+mod control;
 pub mod corrupt;
 mod eager;
 pub mod edfd;

@@ -65,6 +65,10 @@ pub struct BftNode {
     /// only changes how many entries travel, since the receiver checks the
     /// rebuilt log against the digest (`rep::delta`).
     pub(crate) acked: Vec<Option<crate::rep::LogHead>>,
+    pub(crate) pacing: crate::control::FdPacing,
+    /// When this replica demanded the view change under way, and how long
+    /// its last demanded change took until it served again (`control`).
+    pub(crate) view_change_clock: crate::control::ViewChangeClock,
 }
 
 impl BftNode {
@@ -93,6 +97,8 @@ impl BftNode {
             counters: BftCounters::default(),
             eager: Default::default(),
             acked: vec![None; n],
+            pacing: Default::default(),
+            view_change_clock: Default::default(),
         }
     }
 
@@ -176,32 +182,22 @@ impl BftNode {
         self.ticks += 1;
         self.sanitize();
         let p = self.p.clone();
-        if p.self_stabilizing {
-            self.st.ve.mask = if p.event_driven_fd {
-                self.st.edfd.mask(p.n)
-            } else {
-                vec![true; p.n]
-            };
-            let gate = !p.event_driven_fd || self.st.edfd.last.token >= self.st.ve.edfd_after;
-            if gate {
-                let o = self.st.ve.iterate(&p, self.st.rep.need_flush);
-                if o.reset {
-                    self.st.rep.rep_request_reset();
-                    self.counters.ve_resets += 1;
-                }
-                if o.case.is_some() && p.event_driven_fd {
-                    self.st.ve.edfd_after = self.st.edfd.token.saturating_add(1);
-                }
-            }
-        } else {
-            self.st.ve.pin_view_zero();
-        }
+        self.ve_step();
         let cv = self.current_views();
         let allow = self.st.ve.allow_service(&p);
+        self.rep_step(ctx, &cv, allow);
+        self.pm_step(&cv, allow);
+        self.time_view_change(ctx.now());
+        self.send_all(ctx);
+    }
+
+    /// Rep's iteration (§2.2 steps 1–8) and the replies it makes.
+    pub(crate) fn rep_step(&mut self, ctx: &mut Context<'_, Self>, cv: &[View], allow: bool) {
+        let p = self.p.clone();
         let env = Env {
             p: &p,
             allow,
-            cv: cv.clone(),
+            cv: cv.to_vec(),
             pm_ok: self.st.pm.no_view_change(p.me),
             byz: self.byz,
         };
@@ -214,12 +210,46 @@ impl BftNode {
             self.reply_executed(ctx, &e.req.creq, e.req.seq, e.result);
         }
         self.reply_learnt(ctx);
-        let suspected = self.st.fd.suspected(&p, &cv);
-        if self.st.pm.iterate(&p, &cv, allow, suspected) {
-            self.st.ve.view_change(p.me);
-            self.counters.view_change_demands += 1;
+    }
+
+    /// VE's iteration, at most once per finished ED-FD round when that
+    /// detector is on (§2.5); the fixed view 0 without self-stabilization.
+    pub(crate) fn ve_step(&mut self) {
+        let p = &self.p;
+        if !p.self_stabilizing {
+            self.st.ve.pin_view_zero();
+            return;
         }
-        self.send_all(ctx);
+        self.st.ve.mask = if p.event_driven_fd {
+            self.st.edfd.mask(p.n)
+        } else {
+            vec![true; p.n]
+        };
+        let gate = !p.event_driven_fd || self.st.edfd.last.token >= self.st.ve.edfd_after;
+        if gate {
+            let o = self.st.ve.iterate(p, self.st.rep.need_flush);
+            if o.reset {
+                self.st.rep.rep_request_reset();
+                self.counters.ve_resets += 1;
+            }
+            if o.case.is_some() && p.event_driven_fd {
+                self.st.ve.edfd_after = self.st.edfd.token.saturating_add(1);
+            }
+        }
+    }
+
+    /// PM's iteration; a demand for a view change goes to VE.
+    pub(crate) fn pm_step(&mut self, cv: &[View], allow: bool) {
+        let p = &self.p;
+        let suspected = self.st.fd.suspected(p, cv);
+        if self.st.pm.iterate(p, cv, allow, suspected) {
+            // PM repeats its demand every step until the view changes;
+            // the counter counts demands, not repetitions.
+            if !self.st.ve.vchg[p.me] {
+                self.counters.view_change_demands += 1;
+            }
+            self.st.ve.view_change(p.me);
+        }
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_, Self>, from: NodeId, message: BftMessage) {
@@ -233,7 +263,14 @@ impl BftNode {
         }
         let p = self.p.clone();
         let ok = match message {
-            BftMessage::Ve(m) => !p.self_stabilizing || self.st.ve.receive(&p, j, &m),
+            BftMessage::Ve(m) => {
+                let before = self.st.ve.entry_of(j);
+                let ok = !p.self_stabilizing || self.st.ve.receive(&p, j, &m);
+                if ok && before != self.st.ve.entry_of(j) {
+                    self.control_step_soon(ctx);
+                }
+                ok
+            }
             BftMessage::Rep(m) => {
                 if let Some(a) = self.acked.get_mut(j) {
                     *a = m.holds;
@@ -260,7 +297,14 @@ impl BftNode {
                 self.full_to.insert(j);
                 true
             }
-            BftMessage::Pm(m) => self.st.pm.receive(&p, j, m),
+            BftMessage::Pm(m) => {
+                let changed = self.st.pm.vcm.get(j) != Some(&m.vcm);
+                let ok = self.st.pm.receive(&p, j, m);
+                if ok && changed {
+                    self.control_step_soon(ctx);
+                }
+                ok
+            }
             BftMessage::Fd(m) => {
                 let cv = self.current_views();
                 let env = FdEnv {
@@ -268,7 +312,12 @@ impl BftNode {
                     allow: self.st.ve.allow_service(&p),
                     pend_reqs: self.get_pend_reqs(),
                 };
+                let before = self.st.fd.susp.clone();
                 self.st.fd.on_token(&p, j, m.susp, &env);
+                self.answer_tokens_soon(ctx);
+                if before != self.st.fd.susp {
+                    self.control_step_soon(ctx);
+                }
                 true
             }
             BftMessage::Edfd(m) => {
@@ -277,9 +326,7 @@ impl BftNode {
                     self.send_to(ctx, j, skein_core::Channel::Stream, BftMessage::Edfd(r));
                 }
                 if finished {
-                    if let Some(t) = self.st.edfd.tick(&p, true) {
-                        self.broadcast(ctx, skein_core::Channel::Stream, BftMessage::Edfd(t));
-                    }
+                    self.edfd_round_ended(ctx);
                 }
                 true
             }
@@ -405,6 +452,8 @@ impl Protocol for BftNode {
             Input::Message { from, message } => self.on_message(ctx, from, message),
             Input::Request { id, request } => self.on_request(ctx, id, request),
             Input::Timer(crate::eager::REP_SEND_TIMER) => self.on_send_timer(ctx),
+            Input::Timer(crate::control::FD_TOKEN_TIMER) => self.on_token_timer(ctx),
+            Input::Timer(crate::control::CONTROL_TIMER) => self.on_control_timer(ctx),
             Input::Timer(_) | Input::Persisted { .. } => {}
         }
     }

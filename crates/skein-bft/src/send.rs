@@ -43,29 +43,17 @@ impl BftNode {
 
     pub(crate) fn send_all(&mut self, ctx: &mut Context<'_, Self>) {
         let p = self.p.clone();
-        let me = p.me;
-        if p.self_stabilizing {
-            for to in (0..p.n).filter(|&k| k != me) {
-                let mut m = self.st.ve.message_for(me, to);
-                if let Some(own) = self.byz.and_then(|b| b.ve_own(to)) {
-                    m.own = own;
-                }
-                self.send_to(ctx, to, Channel::Stream, BftMessage::Ve(m));
-            }
-            self.st.ve.sent(me);
-        }
+        self.send_ve(ctx);
         self.send_rep(ctx, true);
-        let pm = PmMsg {
-            vcm: self.st.pm.vcm[me].clone(),
-        };
-        self.broadcast(ctx, Channel::Stream, BftMessage::Pm(pm));
-        let susp = self.st.fd.susp[me];
+        self.send_pm(ctx);
+        let susp = self.st.fd.susp[p.me];
         let due = self.st.fd.due(&p);
         for to in due {
             self.send_to(ctx, to, Channel::Datagram, BftMessage::Fd(FdMsg { susp }));
         }
         if p.event_driven_fd {
-            if let Some(t) = self.st.edfd.tick(&p, false) {
+            let due = self.edfd_round_due();
+            if let Some(t) = self.st.edfd.tick(&p, due) {
                 self.broadcast(ctx, Channel::Stream, BftMessage::Edfd(t));
             }
         }
@@ -75,6 +63,28 @@ impl BftNode {
                 self.send_to(ctx, k, Channel::Stream, BftMessage::StateRequest);
             }
         }
+    }
+
+    pub(crate) fn send_ve(&mut self, ctx: &mut Context<'_, Self>) {
+        let (n, me) = (self.p.n, self.p.me);
+        if !self.p.self_stabilizing {
+            return;
+        }
+        for to in (0..n).filter(|&k| k != me) {
+            let mut m = self.st.ve.message_for(me, to);
+            if let Some(own) = self.byz.and_then(|b| b.ve_own(to)) {
+                m.own = own;
+            }
+            self.send_to(ctx, to, Channel::Stream, BftMessage::Ve(m));
+        }
+        self.st.ve.sent(me);
+    }
+
+    pub(crate) fn send_pm(&mut self, ctx: &mut Context<'_, Self>) {
+        let pm = PmMsg {
+            vcm: self.st.pm.vcm[self.p.me].clone(),
+        };
+        self.broadcast(ctx, Channel::Stream, BftMessage::Pm(pm));
     }
 
     /// [EXT] delta + digest (§8): the structure every tick, its log as a

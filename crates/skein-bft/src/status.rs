@@ -63,6 +63,9 @@ pub struct BftStatus {
     pub con_flag: bool,
     pub need_flush: bool,
     pub edfd_round: u64,
+    /// From this replica's last view-change demand until it served in the
+    /// new view, in ms (the original's convergence figure); None before.
+    pub last_view_change_ms: Option<u64>,
     pub byzantine: Option<ByzantineBehaviour>,
     pub counters: crate::status::BftCounters,
 }
@@ -96,6 +99,7 @@ impl BftNode {
                 con_flag: false,
                 need_flush: false,
                 edfd_round: 0,
+                last_view_change_ms: None,
                 byzantine: self.byz,
                 counters: self.counters.clone(),
             };
@@ -129,6 +133,9 @@ impl BftNode {
             con_flag: own.con_flag,
             need_flush: st.rep.need_flush,
             edfd_round: st.edfd.token,
+            last_view_change_ms: self
+                .last_view_change()
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
             byzantine: self.byz,
             counters: self.counters.clone(),
         }

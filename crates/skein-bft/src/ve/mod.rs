@@ -97,6 +97,18 @@ impl VeState {
         self.echo[me] = self.own_info(me);
     }
 
+    /// What this node stores of `k`'s state (to tell whether a message
+    /// changed it).
+    pub fn entry_of(&self, k: usize) -> Option<(Info, u8, bool, ViewPair, bool)> {
+        Some((
+            *self.echo.get(k)?,
+            *self.phs.get(k)?,
+            *self.wit.get(k)?,
+            *self.views.get(k)?,
+            *self.vchg.get(k)?,
+        ))
+    }
+
     /// §2.1 receive: store only an `own` that is legitimate for its phase.
     /// Returns false when the message was dropped.
     pub fn receive(&mut self, p: &Params, from: usize, m: &VeMsg) -> bool {

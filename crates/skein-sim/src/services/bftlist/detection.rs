@@ -46,10 +46,22 @@ pub struct Detection {
     pub event_driven_fd: bool,
     /// From silence to the first correct replica suspecting the primary.
     pub suspected_ms: Option<f64>,
+    /// From silence to the first correct replica's PM demanding a view
+    /// change; `replaced_ms` minus this is the original's convergence
+    /// figure (BFTLIST.md §7: 1.57 s locally at n = 6), here from the
+    /// first demand to the last replica, so an upper bound of it.
+    pub demanded_ms: Option<f64>,
     /// From silence to every correct replica serving in a view ≥ 1.
     pub replaced_ms: Option<f64>,
     /// Messages sent per virtual second before the silence (steady state).
     pub messages_per_sec: f64,
+}
+
+impl Detection {
+    /// From the first demand to every correct replica serving the new view.
+    pub fn convergence_ms(&self) -> Option<f64> {
+        Some(self.replaced_ms? - self.demanded_ms?)
+    }
 }
 
 impl fmt::Display for Detection {
@@ -57,11 +69,13 @@ impl fmt::Display for Detection {
         let ms = |x: Option<f64>| x.map_or("never".to_string(), |v| format!("{v:.0} ms"));
         write!(
             f,
-            "event-driven FD {}: primary suspected after {}, replaced after {}; \
-             {:.0} messages/s in the steady state",
+            "event-driven FD {}: primary suspected after {}, view change demanded after {}, \
+             replaced after {} ({} from the first demand); {:.0} messages/s in the steady state",
             if self.event_driven_fd { "on " } else { "off" },
             ms(self.suspected_ms),
+            ms(self.demanded_ms),
             ms(self.replaced_ms),
+            ms(self.convergence_ms()),
             self.messages_per_sec
         )
     }
@@ -107,7 +121,8 @@ fn run(
     let at_us = silent_at_ms.saturating_mul(1_000);
     let suspected = Rc::new(Cell::new(None::<u64>));
     let replaced = Rc::new(Cell::new(None::<u64>));
-    let (s, r) = (suspected.clone(), replaced.clone());
+    let demanded = Rc::new(Cell::new(None::<u64>));
+    let (s, r, d) = (suspected.clone(), replaced.clone(), demanded.clone());
     let watch = move |view: &ClusterView<'_, BftNode>| {
         let now = view.now_us();
         if now < at_us {
@@ -123,6 +138,13 @@ fn run(
         let serving_new_view = |n: &crate::check::NodeView<'_, BftNode>| {
             n.core.state().ve.allow_service(n.core.params()) && n.core.view() != View::V(0)
         };
+        if d.get().is_none()
+            && view
+                .honest()
+                .any(|n| n.core.counters().view_change_demands > 0)
+        {
+            d.set(Some(now - at_us));
+        }
         if r.get().is_none() && view.honest().all(|n| serving_new_view(&n)) {
             r.set(Some(now - at_us));
         }
@@ -140,6 +162,7 @@ fn run(
     Ok(Detection {
         event_driven_fd,
         suspected_ms: suspected.get().map(|us| us as f64 / 1e3),
+        demanded_ms: demanded.get().map(|us| us as f64 / 1e3),
         replaced_ms: replaced.get().map(|us| us as f64 / 1e3),
         messages_per_sec: outcome.stats.messages_sent as f64 / secs.max(1e-9),
     })
