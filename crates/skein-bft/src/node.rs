@@ -54,7 +54,7 @@ pub struct BftNode {
     pub(crate) st: BftState,
     pub(crate) byz: Option<ByzantineBehaviour>,
     /// Callers waiting per `(client, ts)`, with the tick they arrived.
-    pub(crate) waiting: BTreeMap<(ClientId, u64), (u64, Vec<RequestId>)>,
+    pub(crate) waiting: BTreeMap<(ClientId, u64), crate::client::Waiting>,
     pub(crate) ticks: u64,
     /// Peers that asked for our full structure.
     pub(crate) full_to: BTreeSet<usize>,
@@ -185,6 +185,7 @@ impl BftNode {
         self.ve_step();
         let cv = self.current_views();
         let allow = self.st.ve.allow_service(&p);
+        self.requeue_lost_requests();
         self.rep_step(ctx, &cv, allow);
         self.pm_step(&cv, allow);
         self.time_view_change(ctx.now());

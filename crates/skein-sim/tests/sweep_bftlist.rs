@@ -129,6 +129,17 @@ fn bftlist_same_seed_same_trace() {
     assert_eq!(services::run(&opts, None).unwrap().trace_hash, hash_a);
 }
 
+/// One seed of the long sweep (`LONG=1` makes `liveness_one_seed` use it).
+fn long_sweep_options(seed: u64) -> RunOptions {
+    let mut o = options(
+        200_000,
+        "partitions,crashes,pauses,clocks,corruptions,network",
+    )
+    .with_seed(seed);
+    o.byzantine = vec![format!("1:{}", behaviour_of(seed).name()).parse().unwrap()];
+    o
+}
+
 /// The long sweep: 200 seeds of 200,000 events, every fault, behaviour i % 10
 /// at node 1 on top of the random Byzantine node the `byzantine` fault adds
 /// only when none is given (so at most f = 1).
@@ -138,12 +149,7 @@ fn bftlist_long_sweep() {
     let started = std::time::Instant::now();
     let mut summary = SweepSummary::default();
     for seed in 0..200 {
-        let mut o = options(
-            200_000,
-            "partitions,crashes,pauses,clocks,corruptions,network",
-        )
-        .with_seed(seed);
-        o.byzantine = vec![format!("1:{}", behaviour_of(seed).name()).parse().unwrap()];
+        let o = long_sweep_options(seed);
         let r = services::run(&o, None).unwrap();
         summary.seeds_run += 1;
         if let Some(reason) = r.first_failure() {
@@ -296,7 +302,8 @@ fn run_observed(o: &RunOptions) -> (skein_sim::RunReport, Option<f64>) {
 /// One seed of the liveness sweep, for diagnosis: prints every correct
 /// replica's summary once per virtual second after the faults stop.
 /// `SEED=7 EVENT_DRIVEN=1 cargo test --release -p skein-sim --test sweep_bftlist liveness_one_seed -- --ignored --nocapture`
-/// (`DUMP_FROM_MS`, `DUMP_EVERY_MS`: when to print, from the quiet point).
+/// (`DUMP_FROM_MS`, `DUMP_EVERY_MS`: when to print, from the quiet point;
+/// `LONG=1`: the long sweep's seed instead).
 #[test]
 #[ignore]
 fn liveness_one_seed() {
@@ -304,7 +311,11 @@ fn liveness_one_seed() {
     use skein_sim::services::bftlist;
     use std::cell::Cell;
     let seed: u64 = std::env::var("SEED").map_or(7, |s| s.parse().unwrap());
-    let o = options(80_000, "all").with_seed(seed);
+    let o = if std::env::var("LONG").is_ok() {
+        long_sweep_options(seed)
+    } else {
+        options(80_000, "all").with_seed(seed)
+    };
     let env_ms = |k: &str, d: u64| std::env::var(k).map_or(d, |s| s.parse().unwrap());
     let next = Cell::new(1_000 * env_ms("DUMP_FROM_MS", 0));
     let every_us = 1_000 * env_ms("DUMP_EVERY_MS", 1_000);
@@ -350,6 +361,7 @@ fn liveness_one_seed() {
                 s.view_changed, s.need_flush, n.paused
             );
             println!("   counters {:?}", s.counters);
+            println!("   last {:?} list {:?}", own.machine.last, own.machine.list);
             println!(
                 "   fd susp {:?} cnt {} fd_set {:?} · pm {:?}",
                 st.fd.susp,

@@ -515,3 +515,56 @@ fn append_2_reaches_every_correct_list(c: &mut Cluster) {
     );
     c.check_safety().unwrap();
 }
+
+/// Sim seed 55 (both modes, after VE/PM stepped between ticks): a view
+/// change that the others abandoned (their VE reset under faults) left one
+/// correct replica in phase 1 towards view 1, alone, with no demand left.
+/// VE's "remain" case (1,2) held it there for good: the others stay in
+/// view 0 and count as remaining, nobody follows a change nobody demands,
+/// and it never served or executed again. The lone replica must rejoin.
+#[test]
+fn a_replica_left_alone_in_an_abandoned_view_change_rejoins() {
+    let mut c = Cluster::new(6, config(), 8);
+    assert!(c.run_until(200, |c| c.stable_view() == Some(View::V(0))));
+    c.submit(0, 1, Op::Append(1));
+    assert!(c.run_until(100, |c| c.all_correct_have(&[1])));
+    // Held until the messages in flight before the fault are delivered.
+    for _ in 0..5 {
+        let st = c.nodes[2].state_mut();
+        st.ve.views[2] = crate::types::ViewPair {
+            cur: View::V(0),
+            next: View::V(1),
+        };
+        st.ve.phs[2] = 1;
+        st.ve.vchg[2] = false;
+        st.pm.vcm[2].status = PmStatus::VChange;
+        c.run_ticks(1);
+    }
+    append_2_reaches_every_correct_list(&mut c);
+    assert_eq!(c.stable_view(), Some(View::V(0)));
+}
+
+/// Long-sweep seed 21: a reset dropped the clients' requests from every
+/// `pend` while the clients waited (for 10 s, their timeout) and no
+/// operation completed after the faults stopped. A request a caller still
+/// waits for is queued again by the replicas it reached.
+#[test]
+fn a_request_dropped_everywhere_while_its_caller_waits_is_queued_again() {
+    let mut c = Cluster::new(6, config(), 9);
+    assert!(c.run_until(200, |c| c.stable_view() == Some(View::V(0))));
+    c.submit(0, 1, Op::Append(1));
+    // The transient fault, before any replica's next step: the request is
+    // gone from every structure everywhere.
+    for k in 0..6 {
+        for r in c.nodes[k].state_mut().rep.rep.iter_mut() {
+            r.pend.clear();
+            r.reqq.clear();
+        }
+    }
+    assert!(
+        c.run_until(100, |c| c.all_correct_have(&[1])),
+        "lists {:?}",
+        (0..6).map(|k| c.list(k).to_vec()).collect::<Vec<_>>()
+    );
+    c.check_safety().unwrap();
+}

@@ -93,6 +93,10 @@ impl VeState {
             self.phs[me] = 0;
             return (1, 1);
         }
+        if self.change_abandoned(p) {
+            self.reset_all();
+            return (1, 4);
+        }
         if self.transit_adoptable(p, me, 1, Mode::Remain) {
             self.vchg[me] = false;
             return (1, 2);

@@ -88,6 +88,35 @@ impl VeState {
         demanding + moving >= p.q1
     }
 
+    /// Deviation (BFTLIST.md §2.1, sim seed 55): in phase 1, "remain" (case
+    /// (1,2)) waits for the others to follow to `next` while they remain in
+    /// `cur`. A correct processor that demanded the change keeps demanding
+    /// (or moves to `next`) until a view is established, so when no more
+    /// than f counted others demand a change or head for our `next`, and
+    /// Q2 counted others sit settled in phase 0 on our `cur`, no correct
+    /// processor will ever follow: the change was abandoned (the others
+    /// reset under a transient fault), and remaining would hold this one
+    /// out of service for good. It resets instead, like case (1,3), and
+    /// rejoins through the others' view. f Byzantine processors claiming
+    /// to move can neither cause this (they are at most f) nor prevent it.
+    pub fn change_abandoned(&self, p: &Params) -> bool {
+        let me = p.me;
+        let vi = self.views[me];
+        let others = || self.counted(p.n).filter(move |&k| k != me);
+        let moving = others()
+            .filter(|&k| self.vchg[k] || (self.views[k].next == vi.next && !self.stale(p.n, k)))
+            .count();
+        let settled = others()
+            .filter(|&k| {
+                self.phs[k] == 0
+                    && self.views[k].cur == vi.cur
+                    && self.views[k].next == vi.cur
+                    && !self.stale(p.n, k)
+            })
+            .count();
+        vi.cur != vi.next && moving <= p.f && settled >= p.q2
+    }
+
     /// `noticed_recent_value()`: Q1 processors echo our current values.
     pub fn noticed_recent_value(&self, p: &Params) -> bool {
         let me = p.me;
