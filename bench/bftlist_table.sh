@@ -79,7 +79,7 @@ for n in $NODES; do
     [[ $mode == event ]] && event=true
     vc=$(SKEIN="$SKEIN" SKEIN_BFTLIST_EVENT_DRIVEN_REPLICATION=$event \
       "$ROOT/bench/bftlist_view_change.sh" "$n" "$OFFSET" 2>&1 | tail -1 || true)
-    vc=$(sed -n 's/.*serve a new view \([0-9]*\) ms.*append completed at \([0-9]*\) ms.*/\1 ms (append at \2 ms)/p' <<<"$vc")
+    vc=$(sed -n 's/.*serve a new view \([0-9]*\) ms.*append completed at \([0-9]*\) ms; demand to new view \([0-9a-z]*\) ms.*/\1 ms (append at \2 ms; demand to view \3 ms)/p' <<<"$vc")
     row+=" ${vc:-failed} | $loads |"
     echo "$row"
   done

@@ -25,6 +25,14 @@
 //! argument below is unchanged: the eager step is one more interleaving of
 //! the Rep loop's own steps, which BFTLIST.md §2 allows.
 //!
+//! ## Between ticks: failure detection and view changes
+//! Heartbeat tokens are answered `fd_token_gap_ms` after they arrive, VE
+//! and PM step as soon as one of their inputs changes (paced by
+//! `control_step_gap_us`), and ED-FD rounds run back to back only while
+//! the view is unsettled (module `control`). Like the eager Rep step these
+//! are more iterations of the modules' own loops, which §2 allows; what is
+//! periodic stays on the tick.
+//!
 //! ## Less traffic, still self-stabilizing
 //! The original sent every structure in full every iteration. Here a Rep
 //! message carries, every tick and on every event-driven send:
