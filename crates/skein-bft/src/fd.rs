@@ -33,7 +33,8 @@ pub struct FdState {
 pub struct FdEnv<'a> {
     pub cv: &'a [View],
     pub allow: bool,
-    /// `Rep.get_pend_reqs()`; None is the VIEW_CHANGE marker.
+    /// `Rep.get_pend_reqs()`; None is the VIEW_CHANGE marker. Read only
+    /// for a token from the primary (callers may leave it None otherwise).
     pub pend_reqs: Option<Vec<ClientRequest>>,
 }
 

@@ -308,10 +308,18 @@ impl BftNode {
             }
             BftMessage::Fd(m) => {
                 let cv = self.current_views();
+                // Only the primary's tokens read the progress set, and it
+                // costs a scan of every structure: the tokens come every
+                // `fd_token_gap_ms` from every peer.
+                let pend_reqs = if cv[p.me] == View::V(j) {
+                    self.get_pend_reqs()
+                } else {
+                    None
+                };
                 let env = FdEnv {
                     cv: &cv,
                     allow: self.st.ve.allow_service(&p),
-                    pend_reqs: self.get_pend_reqs(),
+                    pend_reqs,
                 };
                 let before = self.st.fd.susp.clone();
                 self.st.fd.on_token(&p, j, m.susp, &env);
