@@ -250,7 +250,7 @@ impl BftNode {
                             self.counters.log_deltas_unverified += 1;
                             true
                         }
-                        Receipt::Refused => false,
+                        Receipt::Overtaken | Receipt::Refused => false,
                     }
                 } else {
                     true
