@@ -76,7 +76,10 @@ impl RepState {
         own.pend.drain(..excess);
         // Step 8.
         if env.allow && !self.need_flush && env.pm_ok && !self.rep[me].view_changed {
-            if let Some(prim) = self.rep[me].prim.primary() {
+            // The eager step runs before the tick's step 3 could replace a
+            // corrupted own `prim` (an index past the last replica panicked,
+            // long sweep seed 108, event-driven); that step repairs it.
+            if let Some(prim) = self.rep[me].prim.primary().filter(|&q| q < p.n) {
                 // Own rlog changes only by the commits at the very end.
                 let beyond_own = self.logs_beyond_own(p);
                 if prim == me {

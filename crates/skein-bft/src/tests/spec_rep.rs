@@ -526,3 +526,29 @@ fn lag_beyond_3_sigma_k_adopts_the_consolidated_state() {
     assert!(ok, "node 5: {:?}", c.list(5));
     assert!(c.all_correct_have(&want));
 }
+
+/// A corrupted own `prim` naming a replica past the last one: the eager
+/// step (which runs before the tick's step 3 replaces it) leaves the
+/// three-phase steps to the tick instead of indexing past the structures
+/// (a panic, long sweep seed 108 event-driven).
+#[test]
+fn an_eager_step_with_an_out_of_range_primary_does_not_panic() {
+    let cfg = config();
+    let p = Params::new(6, 1, &cfg);
+    let env = crate::rep::Env {
+        p: &p,
+        allow: true,
+        cv: vec![View::V(0); 6],
+        pm_ok: true,
+        byz: None,
+    };
+    let mut rs = RepState::new(6);
+    for k in 0..6 {
+        rs.rep[k] = executed(6, &cfg, &[r(1)]);
+        rs.rep[k].pend = vec![r(2)];
+    }
+    rs.rep[1].prim = View::V(6);
+    rs.advance(&env);
+    rs.rep[1].prim = View::V(1);
+    rs.advance(&env);
+}
