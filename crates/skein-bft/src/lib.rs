@@ -16,7 +16,7 @@
 //! **Start reading** at `ALGORITHM.md` beside this crate, then [`node`] (one
 //! tick = VE → Rep → PM → sends), then [`ve`] and [`rep`].
 //!
-//! ## Event-driven replication (opt-in: `event_driven_replication`)
+//! ## Event-driven replication (the default; `event_driven_replication = false` for tick-only)
 //! A Rep message or client request that can advance the three-phase
 //! protocol runs Rep steps 7–8 at once and sends the change, paced by
 //! `event_send_gap_us` (module `eager`); everything that makes the node
