@@ -5,11 +5,12 @@
 //! Why this keeps the algorithm's guarantees: the eager step is
 //! `RepState::advance` — steps 7–8 of the Rep loop, unchanged — run at one
 //! more moment. BFTLIST.md §2 lets the modules interleave arbitrarily, so
-//! this is one more legal schedule. Everything that makes the node
-//! self-stabilizing stays on the tick: VE, view handling, consolidation,
-//! stale-state detection and flush, PM, and the periodic resend of every
-//! structure. A wrong or stale variable is therefore still found and
-//! overwritten within the same bounded number of ticks as before.
+//! this is one more legal schedule. What makes the node self-stabilizing
+//! stays on the tick: view handling, consolidation, stale-state detection
+//! and flush, and the periodic resend of every structure (VE and PM also
+//! step between ticks, on change: module `control`). A wrong or stale
+//! variable is therefore still found and overwritten within the same
+//! bounded number of ticks as before.
 //!
 //! Bounded work: one eager step is one bounded `advance` (O(n·σK) per
 //! message), and its sends are paced — after an eager or periodic Rep

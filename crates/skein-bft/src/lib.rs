@@ -16,14 +16,14 @@
 //! **Start reading** at `ALGORITHM.md` beside this crate, then [`node`] (one
 //! tick = VE → Rep → PM → sends), then [`ve`] and [`rep`].
 //!
-//! ## Event-driven replication (opt-in: `event_driven_replication`)
+//! ## Event-driven replication (the default; `event_driven_replication = false` for tick-only)
 //! A Rep message or client request that can advance the three-phase
 //! protocol runs Rep steps 7–8 at once and sends the change, paced by
-//! `event_send_gap_us` (module `eager`); everything that makes the node
-//! self-stabilizing (VE, consolidation, stale detection and flush, PM, the
-//! FD, the periodic resend of every structure) stays on the tick, so the
-//! argument below is unchanged: the eager step is one more interleaving of
-//! the Rep loop's own steps, which BFTLIST.md §2 allows.
+//! `event_send_gap_us` (module `eager`); what makes the node
+//! self-stabilizing (consolidation, stale detection and flush, the periodic
+//! resend of every structure) stays on the tick, so the argument below is
+//! unchanged: the eager step is one more interleaving of the Rep loop's own
+//! steps, which BFTLIST.md §2 allows.
 //!
 //! ## Between ticks: failure detection and view changes
 //! Heartbeat tokens are answered `fd_token_gap_ms` after they arrive, VE

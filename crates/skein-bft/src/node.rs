@@ -288,7 +288,7 @@ impl BftNode {
                             self.counters.log_deltas_unverified += 1;
                             true
                         }
-                        Receipt::Refused => false,
+                        Receipt::Overtaken | Receipt::Refused => false,
                     }
                 } else {
                     true

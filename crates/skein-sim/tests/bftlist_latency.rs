@@ -1,6 +1,6 @@
 //! bftlist request latency in virtual time on the simulator's network
 //! (2–25 ms one-way, mean 10 ms; no faults), with event-driven replication
-//! (`event_driven_replication = true`) and tick-driven only (the default):
+//! (`event_driven_replication = true`, the default) and tick-driven only:
 //! printed, never asserted on time. See the
 //! figures with
 //!

@@ -49,7 +49,7 @@ fn every_byzantine_behaviour_ci_sweep() {
     for seed in 0..10 {
         let mut o = options(20_000, STEADY_FAULTS).with_seed(seed);
         o.byzantine = vec![format!("1:{}", behaviour_of(seed).name()).parse().unwrap()];
-        let r = services::run(&o, None).unwrap();
+        let r = run_in_mode(&o);
         assert_eq!(verdict(&r, "linearizability"), Verdict::Pass, "{r}");
         failures.seeds_run += 1;
         if let Some(reason) = r.first_failure() {
@@ -142,7 +142,8 @@ fn long_sweep_options(seed: u64) -> RunOptions {
 
 /// The long sweep: 200 seeds of 200,000 events, every fault, behaviour i % 10
 /// at node 1 on top of the random Byzantine node the `byzantine` fault adds
-/// only when none is given (so at most f = 1).
+/// only when none is given (so at most f = 1). `EVENT_DRIVEN=0` runs it
+/// tick-driven (see `protocol_from_env`).
 #[test]
 #[ignore]
 fn bftlist_long_sweep() {
@@ -150,7 +151,7 @@ fn bftlist_long_sweep() {
     let mut summary = SweepSummary::default();
     for seed in 0..200 {
         let o = long_sweep_options(seed);
-        let r = services::run(&o, None).unwrap();
+        let r = run_in_mode(&o);
         summary.seeds_run += 1;
         if let Some(reason) = r.first_failure() {
             println!("seed {seed}: {reason}\n  {}", r.replay);
@@ -179,8 +180,8 @@ fn bftlist_long_sweep() {
 /// cargo test --release -p skein-sim --test sweep_bftlist liveness_sweep_300 -- --ignored --nocapture
 /// ```
 ///
-/// `EVENT_DRIVEN=1` runs it with event-driven replication; `SEEDS=a..b` or
-/// `SEEDS=7,32` runs some seeds only.
+/// `EVENT_DRIVEN=0` runs it tick-driven, `EVENT_DRIVEN=1` (the default)
+/// event-driven; `SEEDS=a..b` or `SEEDS=7,32` runs some seeds only.
 #[test]
 #[ignore]
 fn liveness_sweep_300() {
@@ -301,7 +302,7 @@ fn run_observed(o: &RunOptions) -> (skein_sim::RunReport, Option<f64>) {
 
 /// One seed of the liveness sweep, for diagnosis: prints every correct
 /// replica's summary once per virtual second after the faults stop.
-/// `SEED=7 EVENT_DRIVEN=1 cargo test --release -p skein-sim --test sweep_bftlist liveness_one_seed -- --ignored --nocapture`
+/// `SEED=7 EVENT_DRIVEN=0 cargo test --release -p skein-sim --test sweep_bftlist liveness_one_seed -- --ignored --nocapture`
 /// (`DUMP_FROM_MS`, `DUMP_EVERY_MS`: when to print, from the quiet point;
 /// `LONG=1`: the long sweep's seed instead).
 #[test]
@@ -405,11 +406,45 @@ fn liveness_one_seed() {
     println!("{}", services::report(&o, outcome));
 }
 
-/// The protocol settings of a run; `EVENT_DRIVEN=1` turns on event-driven
-/// replication (off by default), for the liveness sweeps in that mode.
+/// The protocol settings of a run: the default replication mode
+/// (event-driven), or the one `EVENT_DRIVEN` names: `0` tick-driven only,
+/// as the original, `1` event-driven.
 fn protocol_from_env(o: &RunOptions) -> skein_bft::BftConfig {
-    skein_bft::BftConfig {
-        event_driven_replication: std::env::var("EVENT_DRIVEN").is_ok_and(|v| v == "1"),
-        ..skein_sim::services::bftlist::protocol_config(o.clients)
+    let mut c = skein_sim::services::bftlist::protocol_config(o.clients);
+    match std::env::var("EVENT_DRIVEN").as_deref() {
+        Ok("0") => c.event_driven_replication = false,
+        Ok("1") => c.event_driven_replication = true,
+        Ok(other) => panic!("EVENT_DRIVEN={other}: 0 (tick-driven) or 1 (event-driven)"),
+        Err(_) => {}
     }
+    c
+}
+
+/// Runs `o` as `skein sim` does (whose replay commands use the default
+/// mode), in the replication mode `EVENT_DRIVEN` names.
+fn run_in_mode(o: &RunOptions) -> skein_sim::RunReport {
+    if std::env::var_os("EVENT_DRIVEN").is_none() {
+        return services::run(o, None).unwrap();
+    }
+    let cfg = services::bftlist::sim_config(o).unwrap();
+    let (sim, _) = services::bftlist::simulation_of(cfg, protocol_from_env(o)).unwrap();
+    services::report(o, sim.run().unwrap())
+}
+
+#[test]
+fn event_driven_env_names_the_replication_mode() {
+    let o = RunOptions::new("bftlist");
+    let default = protocol_from_env(&o).event_driven_replication;
+    assert_eq!(
+        default,
+        skein_bft::BftConfig::default().event_driven_replication
+    );
+    assert!(default, "event-driven replication is the default");
+    // Only this test sets the variable; the others read it unset.
+    std::env::set_var("EVENT_DRIVEN", "0");
+    let tick = protocol_from_env(&o).event_driven_replication;
+    std::env::set_var("EVENT_DRIVEN", "1");
+    let event = protocol_from_env(&o).event_driven_replication;
+    std::env::remove_var("EVENT_DRIVEN");
+    assert!(!tick && event);
 }

@@ -145,7 +145,7 @@ impl RepState {
             .filter(|c| {
                 !own.prim
                     .primary()
-                    .is_some_and(|pr| self.preprep_exists(c, pr))
+                    .is_some_and(|pr| pr < p.n && self.preprep_exists(c, pr))
             })
             .filter(|c| !known.iter().any(|r| r.creq == **c))
             .cloned()

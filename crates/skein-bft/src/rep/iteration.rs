@@ -58,22 +58,34 @@ impl RepState {
     fn advance_into(&mut self, env: &Env, out: &mut RepOutcome) {
         let p = env.p;
         let me = p.me;
-        // Step 7 (every iteration): known pending requests join own pend.
+        // Step 7 (every iteration): known pending requests join own pend,
+        // and so do executed ones others still wait for (`awaited`).
         let known = self.known_pend(p);
-        for c in known.iter() {
+        let awaited = self.awaited(p);
+        for c in known.iter().chain(awaited.iter()) {
             let own = &mut self.rep[me];
-            if !own.pend.contains(c) && own.machine.executed(c.client, c.ts).is_none() {
+            let fresh = own.machine.executed(c.client, c.ts).is_none();
+            if !own.pend.contains(c) && (fresh || awaited.contains(c)) {
                 own.pend.push(c.clone());
             }
         }
         let own = &mut self.rep[me];
         own.pend
-            .retain(|c| own.machine.executed(c.client, c.ts).is_none());
+            .retain(|c| own.machine.executed(c.client, c.ts).is_none() || awaited.contains(c));
         let excess = own.pend.len().saturating_sub(p.sigma_k());
         own.pend.drain(..excess);
-        // Step 8.
-        if env.allow && !self.need_flush && env.pm_ok && !self.rep[me].view_changed {
-            if let Some(prim) = self.rep[me].prim.primary() {
+        // Step 8, only in the view the own structure already acts in: the
+        // eager step runs before the tick's step 3 handles a view change,
+        // and a replica that still took itself for the old view's primary
+        // numbered a request over the old view's pre-prepare at that
+        // number (VE installed the new view between ticks; §6.2 Claim 25
+        // lost r3 once VE and PM stepped between ticks). The same step 3
+        // replaces a corrupted own `prim` (an index past the last replica
+        // panicked, long sweep seed 108, event-driven).
+        let settled_prim = self.rep[me].prim == env.cv[me];
+        if env.allow && !self.need_flush && env.pm_ok && !self.rep[me].view_changed && settled_prim
+        {
+            if let Some(prim) = self.rep[me].prim.primary().filter(|&q| q < p.n) {
                 // Own rlog changes only by the commits at the very end.
                 let beyond_own = self.logs_beyond_own(p);
                 if prim == me {
@@ -85,6 +97,45 @@ impl RepState {
             }
         }
         out.cleaned += self.clean_queue(p);
+    }
+
+    /// Requests the own machine executed that Q2 − 1 other replicas still
+    /// wait for (in their `pend`, not executed there): own `pend` holds
+    /// them, since this replica's copy is what makes them known to Q2 and
+    /// so orderable. BFTLIST.md §2.2 only ever adds to `pend` in step 7;
+    /// dropping every executed request there took a request out of `pend`
+    /// at a replica that ran ahead of the Q2 prefix (Lemma 20 case 1: node
+    /// 1 executed r2, nodes 0, 2, 3 wait for it), it was then known to too
+    /// few to be ordered, and once consolidation rolled that replica back
+    /// no one ever executed it (22 of seeds 0..40 tick-driven, 7
+    /// event-driven, which hit it at the scenario's own seed 43). Such a
+    /// request comes back when the others' copies show them waiting, since
+    /// a copy may be older than the state it is compared with. Counting
+    /// only replicas that did not execute it keeps executed requests from
+    /// holding each other in `pend` for ever.
+    fn awaited(&self, p: &Params) -> Vec<ClientRequest> {
+        let own = &self.rep[p.me].machine;
+        let mut waiting: Vec<(&ClientRequest, usize)> = Vec::new();
+        let others = (0..p.n).filter(|&k| k != p.me).map(|k| &self.rep[k]);
+        for r in others {
+            let mut seen: Vec<&ClientRequest> = Vec::new();
+            for c in &r.pend {
+                let done_here = own.executed(c.client, c.ts).is_some();
+                if !done_here || r.machine.executed(c.client, c.ts).is_some() || seen.contains(&c) {
+                    continue;
+                }
+                seen.push(c);
+                match waiting.iter_mut().find(|(x, _)| *x == c) {
+                    Some((_, n)) => *n += 1,
+                    None => waiting.push((c, 1)),
+                }
+            }
+        }
+        waiting
+            .into_iter()
+            .filter(|&(_, n)| n + 1 >= p.q2)
+            .map(|(c, _)| c.clone())
+            .collect()
     }
 
     /// Steps 2–6 (self-stabilizing mode only).
@@ -196,7 +247,15 @@ impl RepState {
         // case (sim seed 102, event-driven). The primary numbers known
         // requests only.
         let known = self.known_pend(p);
-        for cr in self.unassigned(p).into_iter().filter(|c| known.contains(c)) {
+        // Own `pend` may keep requests this replica executed (`awaited`);
+        // numbering one again would only execute a no-op.
+        let fresh = |c: &ClientRequest| self.rep[me].machine.executed(c.client, c.ts).is_none();
+        let todo: Vec<ClientRequest> = self
+            .unassigned(p)
+            .into_iter()
+            .filter(|c| known.contains(c) && fresh(c))
+            .collect();
+        for cr in todo {
             let le = self.last_exec(p);
             let own = &mut self.rep[me];
             if own.seq >= le.saturating_add(p.sigma_k() as i64) || own.reqq.len() >= p.sigma_k() {

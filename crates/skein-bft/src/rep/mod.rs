@@ -19,7 +19,7 @@ use crate::byzantine::ByzantineBehaviour;
 use crate::config::Params;
 use crate::types::{ClientRequest, View};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The own structure, sent every iteration. [EXT] delta + digest (§8):
 /// `rs.rlog` holds only the log entries after the point the receiver said
@@ -67,6 +67,9 @@ pub enum Receipt {
     /// Its log delta did not rebuild a log matching its digest: the
     /// sender's copy is TEE until a whole log arrives.
     Unverified,
+    /// Older than the copy held (it was overtaken on the way) and not
+    /// rebuildable from it; dropped, the copy kept.
+    Overtaken,
 }
 
 /// What Rep needs from the other modules in one iteration.
@@ -92,6 +95,14 @@ pub struct RepState {
     /// Peers whose cached machine could not be rebuilt or verified; a state
     /// transfer is asked of them.
     pub need_machine: BTreeSet<usize>,
+    /// Per peer, the verified copy of its log from before a Rep message it
+    /// sent earlier, delivered late, replaced the copy with a shorter log.
+    /// The peer's next delta may start at the newer head this node said it
+    /// held meanwhile, and rebuilds only from this copy. A cache, not
+    /// protocol state: a log rebuilt from it is stored only when it matches
+    /// the digest, so a wrong copy costs one whole log, like a lost one.
+    #[serde(skip)]
+    pub overtaken: BTreeMap<usize, Vec<LogEntry>>,
 }
 
 impl RepState {
@@ -101,6 +112,7 @@ impl RepState {
             need_flush: false,
             flush: false,
             need_machine: BTreeSet::new(),
+            overtaken: BTreeMap::new(),
         }
     }
 
@@ -162,10 +174,51 @@ impl RepState {
         } = msg;
         let old = &mut self.rep[from];
         let (old_exec, old_chain) = (old.last_exec(), old.chain());
-        let cached = std::mem::take(&mut old.rlog);
-        let Some(rlog) = delta::splice(cached, std::mem::take(&mut rs.rlog), log) else {
-            *old = Replica::tee();
-            return Receipt::Unverified;
+        let held = std::mem::take(&mut old.rlog);
+        let delta = std::mem::take(&mut rs.rlog);
+        // Rep messages are not ordered: an eager send can pass the one
+        // before it, so this one may be older than the copy held.
+        let behind = overtaken(&held, &delta, log).then(|| held.clone());
+        let retry = self.overtaken.contains_key(&from).then(|| delta.clone());
+        let mut rebuilt = delta::splice(held, delta, log);
+        if rebuilt.is_none() {
+            if let (Some(spare), Some(d)) = (self.overtaken.get(&from), retry) {
+                rebuilt = delta::splice(spare.clone(), d, log);
+            }
+        }
+        let rlog = match (rebuilt, behind) {
+            (Some(rlog), behind) => {
+                if self
+                    .overtaken
+                    .get(&from)
+                    .is_some_and(|s| head_seq(s) <= head_seq(&rlog))
+                {
+                    self.overtaken.remove(&from);
+                }
+                if let Some(newer) = behind {
+                    // Stored all the same (a sender may really go back, after
+                    // adopting a shorter state), but the sender's next delta
+                    // may start at the newer head said to be held meanwhile.
+                    let better = self
+                        .overtaken
+                        .get(&from)
+                        .is_none_or(|s| head_seq(s) < head_seq(&newer));
+                    if better {
+                        self.overtaken.insert(from, newer);
+                    }
+                }
+                rlog
+            }
+            (None, Some(newer)) => {
+                // Its rebuild needed entries the newer copy trimmed; it
+                // could only take the copy back.
+                self.rep[from].rlog = newer;
+                return Receipt::Overtaken;
+            }
+            (None, None) => {
+                self.rep[from] = Replica::tee();
+                return Receipt::Unverified;
+            }
         };
         rs.rlog = rlog;
         if !with_machine {
@@ -196,6 +249,8 @@ impl RepState {
         }
         let mut fixed = 0;
         self.need_machine.retain(|&k| k < p.n);
+        self.overtaken
+            .retain(|&k, l| k < p.n && k != p.me && l.len() <= p.rlog_max());
         for r in &mut self.rep {
             if r.pend.len() > p.sigma_k() {
                 let excess = r.pend.len() - p.sigma_k();
@@ -230,6 +285,21 @@ impl RepState {
         }
         fixed
     }
+}
+
+fn head_seq(log: &[LogEntry]) -> Option<i64> {
+    log.last().map(|e| e.req.seq)
+}
+
+/// The message's log ends inside the held copy of the sender's log, which
+/// goes on past it: the message left before the one the copy came from
+/// (or the sender went back to an older state).
+fn overtaken(held: &[LogEntry], delta: &[LogEntry], digest: LogDigest) -> bool {
+    let Some(last) = delta.last() else {
+        return digest.len == 0 && !held.is_empty();
+    };
+    let i = held.partition_point(|e| e.req.seq < last.req.seq);
+    i + 1 < held.len() && held[i].req.seq == last.req.seq && held[i].chain == last.chain
 }
 
 /// Rebuilds the receiver's copy of a peer's machine from the cached one (at

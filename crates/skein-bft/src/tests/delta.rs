@@ -3,8 +3,10 @@
 //! longer matches the sender's digest is dropped and replaced by a whole log.
 
 use super::harness::{config, Cluster};
-use crate::rep::LogDigest;
-use crate::{BftConfig, Op};
+use crate::config::Params;
+use crate::rep::{delta, LogDigest, Receipt, RepMsg, RepState, Replica};
+use crate::{BftConfig, ClientRequest, Machine, Op, Request};
+use std::collections::BTreeSet;
 
 /// Four clients append `rounds` × 4 values, one round per tick.
 fn append_rounds(c: &mut Cluster, rounds: u64) -> Vec<i64> {
@@ -87,6 +89,120 @@ fn a_corrupted_cached_log_is_dropped_and_replaced_by_the_whole_log() {
         "the copy was not replaced"
     );
     c.check_safety().unwrap();
+}
+
+/// Node 0 of six executing appends: `exec(k)` runs the next k requests.
+struct Sender {
+    p: Params,
+    rs: RepState,
+    next: i64,
+}
+
+impl Sender {
+    fn new() -> Self {
+        Sender {
+            p: Params::new(6, 0, &config()),
+            rs: RepState::new(6),
+            next: 0,
+        }
+    }
+
+    fn exec(&mut self, k: i64) {
+        for _ in 0..k {
+            let seq = self.next;
+            self.next += 1;
+            let creq = ClientRequest {
+                client: (seq % 8) as u32,
+                ts: (seq / 8 + 1) as u64,
+                op: Op::Append(seq),
+            };
+            let req = Request { creq, view: 0, seq };
+            self.rs
+                .commit(&self.p, req, (0..6).collect::<BTreeSet<usize>>());
+        }
+    }
+
+    fn own(&self) -> &Replica {
+        &self.rs.rep[0]
+    }
+
+    /// A Rep message to a receiver that said it holds `holds` (as `send_rep`).
+    fn light(&self, holds: &Replica) -> RepMsg {
+        let own = self.own();
+        let d = delta::delta_for(&own.rlog, delta::head_of(&holds.rlog));
+        RepMsg {
+            rs: Replica {
+                machine: Machine::default(),
+                rlog: d.to_vec(),
+                ..own.clone()
+            },
+            with_machine: false,
+            log: LogDigest::of(&own.rlog),
+            holds: None,
+        }
+    }
+}
+
+/// Node 1, holding node 0's whole structure as it is now.
+fn receiver_of(s: &Sender) -> (Params, RepState) {
+    let p = Params::new(6, 1, &config());
+    let mut rs = RepState::new(6);
+    let whole = RepMsg::whole(s.own().clone(), true, None);
+    assert_eq!(rs.receive(&p, 0, whole, true), Receipt::Stored);
+    (p, rs)
+}
+
+/// Rep messages are not ordered on every transport (the in-crate harness
+/// delays each by its own random time), and event-driven sends go out a
+/// few ms apart, so a message can pass the one sent before it. The older
+/// one, arriving second, ends inside the copy the newer one left; when the
+/// sender trimmed its log meanwhile it cannot be rebuilt from that copy.
+/// It is dropped, not taken as a broken copy (which dropped the copy to
+/// TEE and cost whole logs until the sender heard of it).
+#[test]
+fn an_overtaken_rep_message_that_cannot_be_rebuilt_keeps_the_newer_copy() {
+    let mut s = Sender::new();
+    s.exec(116);
+    let (p, mut r) = receiver_of(&s);
+    let held = s.own().clone();
+    s.exec(4);
+    let older = s.light(&held);
+    s.exec(4);
+    assert!(s.own().rlog[0].req.seq > 0, "the log was trimmed");
+    let newer = s.light(&held);
+    assert_eq!(r.receive(&p, 0, newer, true), Receipt::Stored);
+    let copy = LogDigest::of(&r.rep[0].rlog);
+    assert_eq!(copy, LogDigest::of(&s.own().rlog));
+    assert_eq!(r.receive(&p, 0, older, true), Receipt::Overtaken);
+    assert_eq!(
+        LogDigest::of(&r.rep[0].rlog),
+        copy,
+        "the newer copy is kept"
+    );
+}
+
+/// The older message, arriving second, rebuilds (nothing was trimmed) and
+/// takes the copy back, after the receiver told the sender it holds the
+/// newer head: the sender's next delta starts there, and rebuilds from the
+/// newer copy the receiver kept aside.
+#[test]
+fn a_delta_after_an_overtaken_rep_message_rebuilds_from_the_newer_copy() {
+    let mut s = Sender::new();
+    s.exec(10);
+    let (p, mut r) = receiver_of(&s);
+    let held = s.own().clone();
+    s.exec(2);
+    let older = s.light(&held);
+    s.exec(2);
+    let newer = s.light(&held);
+    assert_eq!(r.receive(&p, 0, newer, true), Receipt::Stored);
+    let said = r.rep[0].clone();
+    assert_eq!(r.receive(&p, 0, older, true), Receipt::Stored);
+    assert_eq!(r.rep[0].last_exec(), 11, "the copy went back");
+    s.exec(2);
+    let next = s.light(&said);
+    assert_eq!(r.receive(&p, 0, next, true), Receipt::Stored);
+    assert_eq!(LogDigest::of(&r.rep[0].rlog), LogDigest::of(&s.own().rlog));
 }
 
 /// Bytes per Rep message against the number of requests executed, with log

@@ -355,6 +355,8 @@ fn a_new_primary_fills_gaps_below_requests_prepared_elsewhere() {
             rs.rep[k].reqq.push(prepared.clone());
         }
     }
+    // As Rep step 3 does before the new-primary procedure.
+    rs.rep[1].prim = View::V(1);
     rs.new_primary(&env(&p, 1));
     let own = &rs.rep[1];
     assert!(!own.view_changed, "the new view was installed");

@@ -203,8 +203,15 @@ fn one_then_two_and_three(c: &Cluster) -> bool {
 /// and r3 after it (nodes 4, 5 adopt the Q2 prefix [1]).
 #[test]
 fn lemma20_case1_the_majority_prefix_continues() {
-    let cfg = config();
-    let mut c = stable(6, cfg.clone(), 43);
+    let mut c = lemma20_case1(config(), 43);
+    let ok = c.run_until(1500, one_then_two_and_three);
+    assert!(ok, "lists {:?}", lists(&c));
+    c.check_safety().unwrap();
+}
+
+/// The start state of Lemma 20 case 1, written into a stable cluster.
+fn lemma20_case1(cfg: BftConfig, seed: u64) -> Cluster {
+    let mut c = stable(6, cfg.clone(), seed);
     let one = executed(6, &cfg, &[r(1)]);
     let mut given = vec![
         one.clone(),
@@ -219,9 +226,69 @@ fn lemma20_case1_the_majority_prefix_continues() {
     }
     give(&mut c, &given);
     c.issued.extend([1, 2, 3]);
-    let ok = c.run_until(1500, one_then_two_and_three);
-    assert!(ok, "lists {:?}", lists(&c));
-    c.check_safety().unwrap();
+    c
+}
+
+/// A replica that executed r2 ahead of the others keeps it in `pend` while
+/// Q2 − 1 others wait for it, drops it when they no longer do, and takes it
+/// back when their copies show them waiting again (a copy may be older
+/// than the state it is compared with).
+#[test]
+fn an_executed_request_others_wait_for_stays_pending() {
+    let cfg = config();
+    let p = Params::new(6, 1, &cfg);
+    let env = crate::rep::Env {
+        p: &p,
+        allow: true,
+        cv: vec![View::V(0); 6],
+        pm_ok: true,
+        byz: None,
+    };
+    let mut waiting = executed(6, &cfg, &[r(1)]);
+    waiting.pend = vec![r(2), r(3)];
+    let mut rs = RepState::new(6);
+    for k in 0..6 {
+        rs.rep[k] = waiting.clone();
+    }
+    rs.rep[1] = executed(6, &cfg, &[r(1), r(2)]);
+    rs.rep[1].pend = vec![r(2), r(3)];
+    rs.advance(&env);
+    assert!(rs.rep[1].pend.contains(&r(2)), "{:?}", rs.rep[1].pend);
+    for k in [0, 2, 3, 4, 5] {
+        rs.rep[k].pend = vec![r(3)];
+    }
+    rs.advance(&env);
+    assert!(!rs.rep[1].pend.contains(&r(2)), "{:?}", rs.rep[1].pend);
+    for k in [0, 2, 3] {
+        rs.rep[k].pend = vec![r(2), r(3)];
+    }
+    rs.advance(&env);
+    assert!(rs.rep[1].pend.contains(&r(2)), "{:?}", rs.rep[1].pend);
+}
+
+/// Lemma 20 case 1 under other schedules, in both replication modes. Node
+/// 1 executed r2 ahead of the Q2 prefix; when it dropped r2 from `pend` as
+/// executed before the primary numbered it, r2 was in only three `pend`s
+/// (< Q2), r3 took seq 1, and r2 never executed (seeds 1–5 and 8
+/// tick-driven, 8 event-driven, before `RepState::awaited`).
+#[test]
+fn lemma20_case1_r2_is_not_lost_under_other_schedules() {
+    for event_driven_replication in [false, true] {
+        for seed in 0..10 {
+            let cfg = BftConfig {
+                event_driven_replication,
+                ..config()
+            };
+            let mut c = lemma20_case1(cfg, seed);
+            let ok = c.run_until(300, one_then_two_and_three);
+            assert!(
+                ok,
+                "seed {seed} event-driven {event_driven_replication}: lists {:?}",
+                lists(&c)
+            );
+            c.check_safety().unwrap();
+        }
+    }
 }
 
 /// Lemma 20 case 2 (n = 11, f = 2: Q1 9, Q2 7, Q3 5): given 5 nodes at [1]
@@ -458,4 +525,30 @@ fn lag_beyond_3_sigma_k_adopts_the_consolidated_state() {
     let ok = c.run_until(300, |c| c.list(5) == want && own(c, 5).rlog.len() == 15);
     assert!(ok, "node 5: {:?}", c.list(5));
     assert!(c.all_correct_have(&want));
+}
+
+/// A corrupted own `prim` naming a replica past the last one: the eager
+/// step (which runs before the tick's step 3 replaces it) leaves the
+/// three-phase steps to the tick instead of indexing past the structures
+/// (a panic, long sweep seed 108 event-driven).
+#[test]
+fn an_eager_step_with_an_out_of_range_primary_does_not_panic() {
+    let cfg = config();
+    let p = Params::new(6, 1, &cfg);
+    let env = crate::rep::Env {
+        p: &p,
+        allow: true,
+        cv: vec![View::V(0); 6],
+        pm_ok: true,
+        byz: None,
+    };
+    let mut rs = RepState::new(6);
+    for k in 0..6 {
+        rs.rep[k] = executed(6, &cfg, &[r(1)]);
+        rs.rep[k].pend = vec![r(2)];
+    }
+    rs.rep[1].prim = View::V(6);
+    rs.advance(&env);
+    rs.rep[1].prim = View::V(1);
+    rs.advance(&env);
 }

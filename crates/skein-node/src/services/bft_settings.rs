@@ -129,6 +129,40 @@ mod tests {
         assert!(err.to_string().contains("--allow-fault-injection"), "{err}");
     }
 
+    /// Event-driven replication is the default; the tick-driven mode of
+    /// the original stays one setting away, from the config file, the
+    /// environment (`SKEIN_BFTLIST_EVENT_DRIVEN_REPLICATION`) or `--set`.
+    #[test]
+    fn tick_driven_replication_is_selectable() {
+        let node = |file: &str| {
+            let (_, sections) = crate::NodeOverrides::parse_toml(file).unwrap();
+            let overrides = crate::NodeOverrides {
+                id: Some(1),
+                service: Some("bftlist".into()),
+                ..Default::default()
+            };
+            let mut s = NodeSettings::resolve(overrides, sections).unwrap();
+            prepare(&mut s).unwrap();
+            s
+        };
+        let mode = |s: &NodeSettings| {
+            let c: skein_bft::BftConfig = s.protocol_config().unwrap();
+            c.event_driven_replication
+        };
+        assert!(mode(&node("")), "event-driven by default");
+        assert!(!mode(&node(
+            "[bftlist]\nevent_driven_replication = false\n"
+        )));
+        assert_eq!(node("").service_env_prefix(), "SKEIN_BFTLIST_");
+        let mut s = node("");
+        s.set_service_values("environment", [("EVENT_DRIVEN_REPLICATION", "false")])
+            .unwrap();
+        assert!(!mode(&s));
+        s.set_service_values("--set", [("event_driven_replication", "true")])
+            .unwrap();
+        assert!(mode(&s));
+    }
+
     fn settings(allow: bool, state_file: &str) -> NodeSettings {
         let (_, sections) = crate::NodeOverrides::parse_toml(&format!(
             "[bftlist]\nstart_state_file = {state_file:?}\n"
