@@ -304,7 +304,8 @@ fn run_observed(o: &RunOptions) -> (skein_sim::RunReport, Option<f64>) {
 /// replica's summary once per virtual second after the faults stop.
 /// `SEED=7 EVENT_DRIVEN=0 cargo test --release -p skein-sim --test sweep_bftlist liveness_one_seed -- --ignored --nocapture`
 /// (`DUMP_FROM_MS`, `DUMP_EVERY_MS`: when to print, from the quiet point;
-/// `LONG=1`: the long sweep's seed instead).
+/// `LONG=1`: the long sweep's seed instead; `CONTROL_STEP_GAP_US=0` or
+/// `FD_TOKEN_GAP_MS=0`: the control plane's steps at the tick only).
 #[test]
 #[ignore]
 fn liveness_one_seed() {
@@ -416,6 +417,14 @@ fn protocol_from_env(o: &RunOptions) -> skein_bft::BftConfig {
         Ok("1") => c.event_driven_replication = true,
         Ok(other) => panic!("EVENT_DRIVEN={other}: 0 (tick-driven) or 1 (event-driven)"),
         Err(_) => {}
+    }
+    // Diagnosis knobs: the control plane's pacing (0 = at the tick only).
+    let env_u64 = |k: &str| std::env::var(k).ok().map(|v| v.parse::<u64>().unwrap());
+    if let Some(v) = env_u64("CONTROL_STEP_GAP_US") {
+        c.control_step_gap_us = v;
+    }
+    if let Some(v) = env_u64("FD_TOKEN_GAP_MS") {
+        c.fd_token_gap_ms = v;
     }
     c
 }

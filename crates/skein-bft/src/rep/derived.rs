@@ -241,8 +241,17 @@ impl RepState {
         let Some(r) = self.primary_assignment(p, cr, prim) else {
             return false;
         };
+        // BFTLIST.md §2.2 refuses only an own entry with the same creq,
+        // seq and view; the intent (§5 REUSE_SEQNUMS: "reject … duplicate")
+        // is one request per (view, seq). With the literal check a correct
+        // replica pre-prepared two requests a REUSE_SEQNUMS primary gave one
+        // number, both reached Q2 and correct replicas executed different
+        // requests at seq 18 (long sweep seed 96, event-driven).
         let own = &self.rep[p.me];
-        !own.reqq.iter().any(|e| e.req == r) && !own.in_rlog(&r)
+        !own.reqq
+            .iter()
+            .any(|e| e.req.view == r.view && e.req.seq == r.seq)
+            && !own.in_rlog(&r)
     }
 
     /// Processors holding `r` with COMMIT or in their rlog.

@@ -570,3 +570,26 @@ fn a_request_dropped_everywhere_while_its_caller_waits_is_queued_again() {
     );
     c.check_safety().unwrap();
 }
+
+/// Long sweep seed 96 (event-driven, REUSE_SEQNUMS at the primary): a
+/// correct replica pre-prepared both requests the primary gave seq 0, both
+/// reached Q2, and correct replicas executed different requests at one
+/// seq. A replica takes one pre-prepare per (view, seq).
+#[test]
+fn a_replica_takes_one_pre_prepare_per_sequence_number() {
+    let p = Params::new(6, 2, &config());
+    let mut rs = RepState::new(6);
+    for k in 0..6 {
+        rs.rep[k].pend = vec![creq(1), creq(2)];
+        rs.rep[k].prim = View::V(0);
+    }
+    for ts in [1, 2] {
+        rs.rep[0].reqq.push(ReqEntry {
+            req: req(ts, 0, 0),
+            status: Phases::PRE_PREP,
+        });
+    }
+    rs.advance(&env(&p, 0));
+    let at_zero: Vec<&ReqEntry> = rs.rep[2].reqq.iter().filter(|e| e.req.seq == 0).collect();
+    assert_eq!(at_zero.len(), 1, "{:?}", rs.rep[2].reqq);
+}
