@@ -7,7 +7,7 @@ use crate::config::Params;
 use crate::hash;
 use crate::machine::OpResult;
 use crate::types::{ClientRequest, Op, Phases, Request, View};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A request this replica executed, for the client reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,16 +62,20 @@ impl RepState {
         // and so do executed ones others still wait for (`awaited`).
         let known = self.known_pend(p);
         let awaited = self.awaited(p);
+        // Look-ups by set: under load the lists hold up to σK requests each.
+        let awaited_set: BTreeSet<&ClientRequest> = awaited.iter().collect();
+        let mut in_pend: BTreeSet<ClientRequest> = self.rep[me].pend.iter().cloned().collect();
         for c in known.iter().chain(awaited.iter()) {
             let own = &mut self.rep[me];
             let fresh = own.machine.executed(c.client, c.ts).is_none();
-            if !own.pend.contains(c) && (fresh || awaited.contains(c)) {
+            if !in_pend.contains(c) && (fresh || awaited_set.contains(c)) {
                 own.pend.push(c.clone());
+                in_pend.insert(c.clone());
             }
         }
         let own = &mut self.rep[me];
         own.pend
-            .retain(|c| own.machine.executed(c.client, c.ts).is_none() || awaited.contains(c));
+            .retain(|c| own.machine.executed(c.client, c.ts).is_none() || awaited_set.contains(c));
         let excess = own.pend.len().saturating_sub(p.sigma_k());
         own.pend.drain(..excess);
         // Step 8, only in the view the own structure already acts in: the
@@ -115,19 +119,23 @@ impl RepState {
     /// holding each other in `pend` for ever.
     fn awaited(&self, p: &Params) -> Vec<ClientRequest> {
         let own = &self.rep[p.me].machine;
+        // In first-seen order, with an index for the look-ups (σK each).
         let mut waiting: Vec<(&ClientRequest, usize)> = Vec::new();
+        let mut index: BTreeMap<&ClientRequest, usize> = BTreeMap::new();
         let others = (0..p.n).filter(|&k| k != p.me).map(|k| &self.rep[k]);
         for r in others {
-            let mut seen: Vec<&ClientRequest> = Vec::new();
+            let mut seen: BTreeSet<&ClientRequest> = BTreeSet::new();
             for c in &r.pend {
                 let done_here = own.executed(c.client, c.ts).is_some();
-                if !done_here || r.machine.executed(c.client, c.ts).is_some() || seen.contains(&c) {
+                if !done_here || r.machine.executed(c.client, c.ts).is_some() || !seen.insert(c) {
                     continue;
                 }
-                seen.push(c);
-                match waiting.iter_mut().find(|(x, _)| *x == c) {
-                    Some((_, n)) => *n += 1,
-                    None => waiting.push((c, 1)),
+                match index.get(c) {
+                    Some(&i) => waiting[i].1 += 1,
+                    None => {
+                        index.insert(c, waiting.len());
+                        waiting.push((c, 1));
+                    }
                 }
             }
         }
