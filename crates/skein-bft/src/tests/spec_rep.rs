@@ -88,6 +88,17 @@ fn own(c: &Cluster, k: usize) -> &Replica {
     &c.nodes[k].state().rep.rep[k]
 }
 
+/// A six-replica Rep environment serving view 0.
+fn serving_in_view_0(p: &Params) -> crate::rep::Env<'_> {
+    crate::rep::Env {
+        p,
+        allow: true,
+        cv: vec![View::V(0); 6],
+        pm_ok: true,
+        byz: None,
+    }
+}
+
 /// Claim 12 (local): a node whose own sequence number is outside its
 /// window, or whose queue holds one request under two numbers, flushes its
 /// Rep state (and asks VE for a reset).
@@ -95,13 +106,7 @@ fn own(c: &Cluster, k: usize) -> &Replica {
 fn claim12_out_of_window_or_double_numbered_state_is_flushed() {
     let cfg = config();
     let p = Params::new(6, 0, &cfg);
-    let env = crate::rep::Env {
-        p: &p,
-        allow: true,
-        cv: vec![View::V(0); 6],
-        pm_ok: true,
-        byz: None,
-    };
+    let env = serving_in_view_0(&p);
     let base = executed(6, &cfg, &[r(1)]);
     let out_of_window = Replica {
         seq: base.last_exec() + p.sigma_k() as i64 + 1,
@@ -237,13 +242,7 @@ fn lemma20_case1(cfg: BftConfig, seed: u64) -> Cluster {
 fn an_executed_request_others_wait_for_stays_pending() {
     let cfg = config();
     let p = Params::new(6, 1, &cfg);
-    let env = crate::rep::Env {
-        p: &p,
-        allow: true,
-        cv: vec![View::V(0); 6],
-        pm_ok: true,
-        byz: None,
-    };
+    let env = serving_in_view_0(&p);
     let mut waiting = executed(6, &cfg, &[r(1)]);
     waiting.pend = vec![r(2), r(3)];
     let mut rs = RepState::new(6);
@@ -535,13 +534,7 @@ fn lag_beyond_3_sigma_k_adopts_the_consolidated_state() {
 fn an_eager_step_with_an_out_of_range_primary_does_not_panic() {
     let cfg = config();
     let p = Params::new(6, 1, &cfg);
-    let env = crate::rep::Env {
-        p: &p,
-        allow: true,
-        cv: vec![View::V(0); 6],
-        pm_ok: true,
-        byz: None,
-    };
+    let env = serving_in_view_0(&p);
     let mut rs = RepState::new(6);
     for k in 0..6 {
         rs.rep[k] = executed(6, &cfg, &[r(1)]);
